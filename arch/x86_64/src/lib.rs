@@ -1,0 +1,162 @@
+//! x86_64 support for Levitate: boot (PVH and Multiboot2) into long mode, descriptor tables
+//! and traps, the COM1 console, ACPI/APIC platform setup, TSC time, the page-table entry
+//! format and kernel-thread context switching. [`X86_64`] implements [`arch_api::Arch`].
+#![cfg_attr(not(test), no_std)]
+
+// Everything that touches the hardware only builds for the kernel target; the pure parts
+// (boot-information parsing, page-table entry format) also build and are tested on the host.
+#[cfg(target_os = "none")]
+mod acpi;
+#[cfg(target_os = "none")]
+mod apic;
+#[cfg(target_os = "none")]
+mod boot;
+#[cfg(target_os = "none")]
+mod bootinfo;
+// Used by `bootinfo` in the kernel; on the host only its tests use it.
+#[cfg_attr(not(target_os = "none"), allow(dead_code))]
+mod bootparse;
+#[cfg(target_os = "none")]
+mod console;
+#[cfg(target_os = "none")]
+mod context;
+#[cfg(target_os = "none")]
+mod cpu;
+#[cfg(target_os = "none")]
+mod diag;
+#[cfg(target_os = "none")]
+mod extable;
+#[cfg(target_os = "none")]
+mod gdt;
+#[cfg(target_os = "none")]
+mod idt;
+mod paging;
+#[cfg(target_os = "none")]
+mod percpu;
+#[cfg(target_os = "none")]
+mod platform;
+#[cfg(target_os = "none")]
+mod time;
+#[cfg(target_os = "none")]
+mod traps;
+
+#[cfg(target_os = "none")]
+pub use context::Context;
+#[cfg(target_os = "none")]
+pub use gdt::{KERNEL_CS, KERNEL_SS, USER_CS32, USER_CS64, USER_SS};
+pub use paging::{DIRECT_MAP_OFFSET, KERNEL_VMA, X86PageTable};
+#[cfg(target_os = "none")]
+pub use traps::TrapFrame;
+
+#[cfg(target_os = "none")]
+use arch_api::{Arch, BootInfo, ExitStatus, Fault, Platform};
+
+/// The x86_64 architecture.
+pub struct X86_64;
+
+/// Disable interrupts, returning whether they were enabled.
+#[cfg(target_os = "none")]
+fn irq_save_disable() -> bool {
+    let was = cpu::interrupts_enabled();
+    x86_64::instructions::interrupts::disable();
+    was
+}
+
+#[cfg(target_os = "none")]
+fn irq_restore(was_enabled: bool) {
+    if was_enabled {
+        x86_64::instructions::interrupts::enable();
+    }
+}
+
+#[cfg(target_os = "none")]
+impl Arch for X86_64 {
+    type Context = Context;
+    type PageTable = X86PageTable;
+
+    const NAME: &'static str = "x86_64";
+
+    fn console_write(bytes: &[u8]) {
+        console::write(bytes);
+    }
+
+    fn irq_save_disable() -> bool {
+        irq_save_disable()
+    }
+
+    fn irq_restore(was_enabled: bool) {
+        irq_restore(was_enabled);
+    }
+
+    fn irq_enable() {
+        x86_64::instructions::interrupts::enable();
+    }
+
+    fn wait_for_interrupt() {
+        // `sti; hlt`: STI's one-instruction shadow means no interrupt can slip in before HLT.
+        x86_64::instructions::interrupts::enable_and_hlt();
+    }
+
+    fn init_platform(boot: &BootInfo) -> Platform {
+        platform::init(boot)
+    }
+
+    fn start_timer(hz: u32, tick: fn()) {
+        time::start_timer(hz, tick);
+    }
+
+    fn now_ns() -> u64 {
+        time::now_ns()
+    }
+
+    fn cpu_id() -> usize {
+        percpu::cpu_id()
+    }
+
+    fn init_context(
+        stack_top: usize,
+        entry: extern "C" fn(usize) -> !,
+        arg: usize,
+    ) -> Self::Context {
+        context::init(stack_top, entry, arg)
+    }
+
+    unsafe fn switch(from: *mut Self::Context, to: *const Self::Context) {
+        // SAFETY: forwarded to the caller (same contract).
+        unsafe { context::switch(from, to) }
+    }
+
+    fn page_table_root() -> u64 {
+        paging::root()
+    }
+
+    unsafe fn activate_page_table(root: u64) {
+        // SAFETY: forwarded to the caller (same contract).
+        unsafe { paging::activate(root) }
+    }
+
+    fn direct_map_offset() -> u64 {
+        DIRECT_MAP_OFFSET
+    }
+
+    fn probe_read(addr: u64) -> Result<u64, Fault> {
+        extable::probe_read(addr)
+    }
+
+    fn breakpoint() -> u64 {
+        x86_64::instructions::interrupts::int3();
+        traps::breakpoints()
+    }
+
+    fn dump_cpu_state() {
+        diag::dump_cpu_state();
+    }
+
+    fn backtrace(f: &mut dyn FnMut(u64)) {
+        diag::backtrace(f);
+    }
+
+    fn exit(status: ExitStatus) -> ! {
+        diag::exit(status)
+    }
+}

@@ -1,0 +1,91 @@
+//! 16550-compatible UART (as on PC COM ports), polled, transmit-only plus status.
+//!
+//! Register map from the National Semiconductor PC16550D datasheet: THR/RBR 0, IER 1,
+//! IIR/FCR 2, LCR 3, MCR 4, LSR 5; DLL/DLM at 0/1 while LCR.DLAB is set.
+
+/// Access to the UART's eight byte-wide registers (port I/O on x86, MMIO elsewhere).
+pub trait Registers {
+    /// Read register `offset` (0..8).
+    fn read(&self, offset: u8) -> u8;
+    /// Write register `offset` (0..8).
+    fn write(&self, offset: u8, value: u8);
+}
+
+const THR: u8 = 0;
+const IER: u8 = 1;
+const FCR: u8 = 2;
+const LCR: u8 = 3;
+const MCR: u8 = 4;
+const LSR: u8 = 5;
+const DLL: u8 = 0;
+const DLM: u8 = 1;
+
+const LCR_DLAB: u8 = 0x80;
+/// 8 data bits, no parity, 1 stop bit.
+const LCR_8N1: u8 = 0x03;
+/// Enable and clear both FIFOs, receive trigger at 14 bytes.
+const FCR_ENABLE_CLEAR: u8 = 0xc7;
+/// DTR and RTS asserted; OUT2 off, since we poll and want no interrupt line driven.
+const MCR_DTR_RTS: u8 = 0x03;
+/// Transmit holding register empty: room for one more byte.
+const LSR_THRE: u8 = 0x20;
+/// Transmitter empty: the last byte has left the shift register.
+const LSR_TEMT: u8 = 0x40;
+
+/// The 1.8432 MHz clock divided by 16.
+const BASE_BAUD: u32 = 115_200;
+
+/// Polls before a missing or stuck UART is given up on, so a machine without one still boots.
+const SPIN_LIMIT: u32 = 1_000_000;
+
+pub struct Uart16550<R: Registers> {
+    regs: R,
+}
+
+impl<R: Registers> Uart16550<R> {
+    pub const fn new(regs: R) -> Self {
+        Self { regs }
+    }
+
+    /// Program `baud` 8N1 with FIFOs on and interrupts off.
+    pub fn init(&self, baud: u32) {
+        let divisor = (BASE_BAUD / baud.clamp(1, BASE_BAUD)) as u16;
+        self.regs.write(IER, 0);
+        self.regs.write(LCR, LCR_DLAB);
+        self.regs.write(DLL, divisor as u8);
+        self.regs.write(DLM, (divisor >> 8) as u8);
+        self.regs.write(LCR, LCR_8N1);
+        self.regs.write(FCR, FCR_ENABLE_CLEAR);
+        self.regs.write(MCR, MCR_DTR_RTS);
+    }
+
+    /// Send one byte, waiting for room in the transmitter.
+    pub fn write_byte(&self, byte: u8) {
+        self.wait_for(LSR_THRE);
+        self.regs.write(THR, byte);
+    }
+
+    /// Send `bytes`, turning `\n` into `\r\n` for terminals.
+    pub fn write_bytes(&self, bytes: &[u8]) {
+        for &b in bytes {
+            if b == b'\n' {
+                self.write_byte(b'\r');
+            }
+            self.write_byte(b);
+        }
+    }
+
+    /// Wait until everything written has left the UART (before powering off).
+    pub fn flush(&self) {
+        self.wait_for(LSR_TEMT);
+    }
+
+    fn wait_for(&self, bit: u8) {
+        for _ in 0..SPIN_LIMIT {
+            if self.regs.read(LSR) & bit != 0 {
+                return;
+            }
+            core::hint::spin_loop();
+        }
+    }
+}
