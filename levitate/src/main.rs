@@ -11,6 +11,7 @@ mod console;
 mod ktest;
 mod memory;
 mod panic;
+mod userland;
 
 use arch_api::{Arch, BootInfo, ExitStatus};
 
@@ -56,7 +57,9 @@ pub fn levitate_main(boot: &'static BootInfo) -> ! {
             ExitStatus::Failure
         });
     }
-    log::info!("nothing to run yet: idling with a {TICK_HZ} Hz tick (Ctrl-A X quits QEMU)");
+    if !userland::start(boot) {
+        log::info!("idling with a {TICK_HZ} Hz tick (Ctrl-A X quits QEMU)");
+    }
     SCHED.exit_current()
 }
 

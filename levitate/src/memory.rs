@@ -226,3 +226,65 @@ pub fn heap_usage() -> (usize, usize) {
     let h = HEAP.0.lock();
     (h.stats_total_bytes(), h.stats_alloc_actual())
 }
+
+/// The bytes of frame `pa` through the direct map.
+///
+/// # Safety
+/// The caller must own the frame (or hold a reference that keeps it allocated) and must not
+/// create overlapping mutable views of it.
+unsafe fn frame_bytes<'a>(pa: u64) -> &'a mut [u8] {
+    // SAFETY: per the contract, the frame is allocated and direct-mapped, PAGE_SIZE long.
+    unsafe { core::slice::from_raw_parts_mut(phys_to_virt(pa) as *mut u8, PAGE_SIZE as usize) }
+}
+
+impl mm::vm::PageMemory for KernelTables {
+    fn alloc_page(&mut self) -> Option<u64> {
+        let pa = FRAMES.lock().alloc_frame()?;
+        zero_frame(pa);
+        Some(pa)
+    }
+
+    fn get_page(&mut self, pa: u64) {
+        if let Err(e) = FRAMES.lock().get(pa) {
+            log::error!("memory: reference to frame {pa:#x} refused: {e:?}");
+        }
+    }
+
+    fn put_page(&mut self, pa: u64) -> bool {
+        FRAMES.lock().put(pa).unwrap_or_else(|e| {
+            log::error!("memory: release of frame {pa:#x} refused: {e:?}");
+            false
+        })
+    }
+
+    fn page_refs(&self, pa: u64) -> u32 {
+        FRAMES.lock().ref_count(pa)
+    }
+
+    fn copy_page(&mut self, dst: u64, src: u64) {
+        // SAFETY: the address space holds references on both frames; they differ.
+        let (d, s) = unsafe { (frame_bytes(dst), frame_bytes(src)) };
+        d.copy_from_slice(s);
+    }
+
+    fn write_page(&mut self, pa: u64, offset: usize, data: &[u8]) {
+        // SAFETY: the address space holds a reference on the frame.
+        let page = unsafe { frame_bytes(pa) };
+        page[offset..offset + data.len()].copy_from_slice(data);
+    }
+
+    fn read_page(&self, pa: u64, offset: usize, out: &mut [u8]) {
+        // SAFETY: the address space holds a reference on the frame.
+        let page = unsafe { frame_bytes(pa) };
+        out.copy_from_slice(&page[offset..offset + out.len()]);
+    }
+
+    fn fill_page(
+        &mut self,
+        pa: u64,
+        fill: &mut dyn FnMut(&mut [u8]) -> Result<(), syscall::Errno>,
+    ) -> Result<(), syscall::Errno> {
+        // SAFETY: the address space holds a reference on the frame, which is not mapped yet.
+        fill(unsafe { frame_bytes(pa) })
+    }
+}

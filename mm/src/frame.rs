@@ -16,6 +16,10 @@ pub const MAX_REGIONS: usize = 64;
 const NONE: u32 = u32::MAX;
 
 /// Bookkeeping for one physical frame.
+///
+/// While a block is free, `next`/`prev` link it into its free list. While it is allocated, the
+/// first frame's `next` holds the block's reference count (see [`FrameAllocator::get`]), and
+/// the other frames of the block keep `next == NONE`.
 #[derive(Clone, Copy, Debug)]
 pub struct FrameMeta {
     next: u32,
@@ -194,6 +198,7 @@ impl FrameAllocator {
                 let m = &mut region.meta[idx as usize];
                 m.order = order as u8;
                 m.free = false;
+                m.next = 1;
                 self.free -= 1u64 << order;
                 return Some((region.start_pfn + idx as u64) * PAGE_SIZE);
             }
@@ -206,7 +211,58 @@ impl FrameAllocator {
         self.alloc(0)
     }
 
-    /// Free a block returned by [`FrameAllocator::alloc`] with the same `order`.
+    /// The allocated block whose first frame is at `pa`: (region index, frame index).
+    fn allocated_head(&self, pa: u64) -> Option<(usize, usize)> {
+        if !pa.is_multiple_of(PAGE_SIZE) {
+            return None;
+        }
+        let pfn = pa / PAGE_SIZE;
+        let (r, region) = self.regions[..self.count]
+            .iter()
+            .enumerate()
+            .find_map(|(i, r)| r.as_ref().filter(|r| r.contains(pfn)).map(|r| (i, r)))?;
+        let idx = (pfn - region.start_pfn) as usize;
+        let m = region.meta[idx];
+        (!m.free && m.next != NONE).then_some((r, idx))
+    }
+
+    /// References held on the allocated block starting at `pa` (an allocation starts with 1);
+    /// 0 if `pa` is free, not managed, or not the first frame of a block.
+    pub fn ref_count(&self, pa: u64) -> u32 {
+        match self.allocated_head(pa) {
+            Some((r, idx)) => self.regions[r].as_ref().map_or(0, |r| r.meta[idx].next),
+            None => 0,
+        }
+    }
+
+    /// Take one more reference on the allocated block starting at `pa` (copy-on-write and
+    /// shared mappings); returns the new count.
+    pub fn get(&mut self, pa: u64) -> Result<u32, FrameError> {
+        let (r, idx) = self.allocated_head(pa).ok_or(FrameError::NotAllocated)?;
+        let m = &mut self.regions[r].as_mut().ok_or(FrameError::NotManaged)?.meta[idx];
+        if m.next >= NONE - 1 {
+            return Err(FrameError::TooMany);
+        }
+        m.next += 1;
+        Ok(m.next)
+    }
+
+    /// Drop one reference on the allocated block starting at `pa`; the block is freed when the
+    /// last one goes. Returns whether it was freed.
+    pub fn put(&mut self, pa: u64) -> Result<bool, FrameError> {
+        let (r, idx) = self.allocated_head(pa).ok_or(FrameError::NotAllocated)?;
+        let m = &mut self.regions[r].as_mut().ok_or(FrameError::NotManaged)?.meta[idx];
+        m.next -= 1;
+        if m.next > 0 {
+            return Ok(false);
+        }
+        let order = m.order as usize;
+        self.free(pa, order)?;
+        Ok(true)
+    }
+
+    /// Free a block returned by [`FrameAllocator::alloc`] with the same `order`, whatever its
+    /// reference count.
     pub fn free(&mut self, pa: u64, order: usize) -> Result<(), FrameError> {
         let pfn = pa / PAGE_SIZE;
         if !pa.is_multiple_of(PAGE_SIZE) || order > MAX_ORDER || !pfn.is_multiple_of(1u64 << order)
@@ -223,6 +279,8 @@ impl FrameAllocator {
         if m.free || m.order as usize != order {
             return Err(FrameError::NotAllocated);
         }
+        // Interior frames of free blocks keep no stale count.
+        region.meta[idx as usize] = FrameMeta::EMPTY;
         let mut o = order;
         while o < MAX_ORDER {
             let buddy_pfn = (region.start_pfn + idx as u64) ^ (1u64 << o);
@@ -307,5 +365,41 @@ mod tests {
         assert_eq!(fa.free(0x100_0000, 0), Err(FrameError::NotManaged));
         assert_eq!(fa.free(123, 0), Err(FrameError::NotManaged));
         assert_eq!(fa.alloc(MAX_ORDER + 1), None);
+    }
+
+    #[test]
+    fn reference_counts() {
+        let mut fa = FrameAllocator::new();
+        fa.add_region(0x10_0000, meta(64)).unwrap();
+        let a = fa.alloc_frame().unwrap();
+        let b = fa.alloc(2).unwrap();
+        assert_eq!(fa.ref_count(a), 1);
+        assert_eq!(fa.ref_count(b), 1);
+        // Interior frames of a block, free frames and foreign addresses have no count.
+        assert_eq!(fa.ref_count(b + PAGE_SIZE), 0);
+        assert_eq!(fa.get(b + PAGE_SIZE), Err(FrameError::NotAllocated));
+        assert_eq!(fa.ref_count(0x4000_0000), 0);
+        assert_eq!(fa.get(a), Ok(2));
+        assert_eq!(fa.get(a), Ok(3));
+        assert_eq!(fa.ref_count(a), 3);
+        assert_eq!(fa.put(a), Ok(false));
+        assert_eq!(fa.put(a), Ok(false));
+        assert_eq!(fa.free_frames(), 64 - 1 - 4);
+        assert_eq!(fa.put(a), Ok(true));
+        assert_eq!(fa.ref_count(a), 0);
+        assert_eq!(fa.put(a), Err(FrameError::NotAllocated));
+        assert_eq!(fa.get(a), Err(FrameError::NotAllocated));
+        // A multi-frame block is freed whole, with its order.
+        fa.get(b).unwrap();
+        assert_eq!(fa.put(b), Ok(false));
+        assert_eq!(fa.put(b), Ok(true));
+        assert_eq!(fa.free_frames(), 64);
+        // Re-allocation starts at 1 again; `free` ignores the count.
+        let c = fa.alloc_frame().unwrap();
+        fa.get(c).unwrap();
+        assert_eq!(fa.ref_count(c), 2);
+        fa.free(c, 0).unwrap();
+        assert_eq!(fa.ref_count(c), 0);
+        assert_eq!(fa.alloc(6), Some(0x10_0000));
     }
 }

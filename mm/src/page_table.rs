@@ -85,7 +85,7 @@ pub trait TableMemory {
 pub struct PageTable<F: PageTableFormat, M: TableMemory> {
     root: u64,
     mem: M,
-    _format: PhantomData<F>,
+    _format: PhantomData<fn() -> F>,
 }
 
 const fn index(va: u64, level: usize) -> usize {
@@ -270,6 +270,107 @@ impl<F: PageTableFormat, M: TableMemory> PageTable<F, M> {
         })
     }
 
+    /// Tear down every mapping below `end` (a user half), calling `on_leaf` with each leaf's
+    /// physical address and size, and free the table pages that held them. Table pages that
+    /// also map addresses at or above `end` are kept, as is the root.
+    pub fn clear_below(&mut self, end: u64, on_leaf: &mut dyn FnMut(u64, PageSize)) {
+        let root = self.root;
+        self.clear_table(root, LEVELS - 1, 0, end, on_leaf);
+    }
+
+    /// Clear the entries of `table` (at `level`, mapping from `base`) that lie below `end`;
+    /// returns whether the whole table is now empty.
+    fn clear_table(
+        &mut self,
+        table: u64,
+        level: usize,
+        base: u64,
+        end: u64,
+        on_leaf: &mut dyn FnMut(u64, PageSize),
+    ) -> bool {
+        let span = 1u64 << (12 + 9 * level);
+        let mut empty = true;
+        for i in 0..ENTRIES_PER_TABLE {
+            let va = base + i as u64 * span;
+            let pte = self.mem.read(table, i);
+            if !F::is_valid(pte) {
+                continue;
+            }
+            if va >= end {
+                empty = false;
+                continue;
+            }
+            if level > 0 && F::is_table(pte, level) {
+                let child = F::address(pte);
+                if self.clear_table(child, level - 1, va, end, on_leaf) {
+                    self.mem.write(table, i, 0);
+                    self.mem.free_table(child);
+                } else {
+                    empty = false;
+                }
+            } else if va.saturating_add(span) <= end {
+                on_leaf(F::address(pte), PageSize::from_level(level));
+                self.mem.write(table, i, 0);
+            } else {
+                empty = false;
+            }
+        }
+        empty
+    }
+
+    /// Call `f(va, pte)` for every valid leaf entry whose mapping starts in `[start, end)`, in
+    /// address order, skipping absent tables (so sparse ranges cost little).
+    pub fn for_each_leaf(&self, start: u64, end: u64, f: &mut dyn FnMut(u64, Translation)) {
+        self.walk_leaves(self.root, LEVELS - 1, 0, start, end, f);
+    }
+
+    fn walk_leaves(
+        &self,
+        table: u64,
+        level: usize,
+        base: u64,
+        start: u64,
+        end: u64,
+        f: &mut dyn FnMut(u64, Translation),
+    ) {
+        let span = 1u64 << (12 + 9 * level);
+        let first = if start > base {
+            ((start - base) / span) as usize
+        } else {
+            0
+        };
+        for i in first..ENTRIES_PER_TABLE {
+            let va = base + i as u64 * span;
+            if va >= end {
+                break;
+            }
+            let pte = self.mem.read(table, i);
+            if !F::is_valid(pte) {
+                continue;
+            }
+            if level > 0 && F::is_table(pte, level) {
+                self.walk_leaves(F::address(pte), level - 1, va, start, end, f);
+            } else if va >= start {
+                let t = Translation {
+                    pa: F::address(pte),
+                    flags: F::flags(pte),
+                    size: PageSize::from_level(level),
+                };
+                f(va, t);
+            }
+        }
+    }
+
+    /// The memory accessor.
+    pub fn memory(&self) -> &M {
+        &self.mem
+    }
+
+    /// The memory accessor, mutably (user-page operations go through it too).
+    pub fn memory_mut(&mut self) -> &mut M {
+        &mut self.mem
+    }
+
     /// Give the memory accessor back (e.g. to read statistics in tests).
     pub fn into_memory(self) -> M {
         self.mem
@@ -416,5 +517,59 @@ mod tests {
             pt.map(0x1000, 0x1000, PageSize::Size4K, RW),
             Err(MapError::OutOfMemory)
         );
+    }
+
+    #[test]
+    fn clear_below_frees_user_half_only() {
+        let mut pt = Pt::new(Mem::default()).unwrap();
+        pt.map(0x40_0000, 0x1000, PageSize::Size4K, RW).unwrap();
+        pt.map(0x7f_ffff_f000, 0x2000, PageSize::Size4K, RW)
+            .unwrap();
+        pt.map(0x4000_0000, 0x4000_0000, PageSize::Size1G, RW)
+            .unwrap();
+        pt.map(0xffff_8000_0000_0000, 0x3000, PageSize::Size4K, RW)
+            .unwrap();
+        let tables_before = pt.mem.tables.len();
+        let mut leaves = std::vec::Vec::new();
+        pt.clear_below(0x0000_8000_0000_0000, &mut |pa, size| {
+            leaves.push((pa, size))
+        });
+        leaves.sort_by_key(|l| l.0);
+        assert_eq!(
+            leaves,
+            [
+                (0x1000, PageSize::Size4K),
+                (0x2000, PageSize::Size4K),
+                (0x4000_0000, PageSize::Size1G)
+            ]
+        );
+        assert_eq!(pt.translate(0x40_0000), None);
+        assert_eq!(pt.translate(0xffff_8000_0000_0000).unwrap().pa, 0x3000);
+        // root + 3 tables for the kernel page stay; the user tables (PDPT, PD, PT) are gone.
+        assert_eq!(pt.mem.tables.len(), 4);
+        assert!(tables_before > 4);
+    }
+
+    #[test]
+    fn for_each_leaf_visits_range_in_order() {
+        let mut pt = Pt::new(Mem::default()).unwrap();
+        for va in [0x1000u64, 0x5000, 0x20_0000, 0x7f_ffff_f000] {
+            pt.map(va, va + 0x100_0000, PageSize::Size4K, RW).unwrap();
+        }
+        pt.map(0x4000_0000, 0x4000_0000, PageSize::Size1G, RW)
+            .unwrap();
+        let mut seen = std::vec::Vec::new();
+        pt.for_each_leaf(0x2000, 0x7f_ffff_f000, &mut |va, t| seen.push((va, t.pa)));
+        assert_eq!(
+            seen,
+            [
+                (0x5000, 0x100_5000),
+                (0x20_0000, 0x120_0000),
+                (0x4000_0000, 0x4000_0000)
+            ]
+        );
+        seen.clear();
+        pt.for_each_leaf(0, u64::MAX, &mut |va, _| seen.push((va, 0)));
+        assert_eq!(seen.len(), 5);
     }
 }

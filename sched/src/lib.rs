@@ -11,7 +11,9 @@ extern crate std;
 mod lock;
 mod run_queue;
 mod scheduler;
+mod wait;
 
 pub use lock::{IrqControl, IrqSpinLock, IrqSpinLockGuard};
 pub use run_queue::RunQueue;
 pub use scheduler::{MAX_CPUS, Scheduler, Thread, ThreadId, ThreadState};
+pub use wait::WaitQueue;

@@ -68,6 +68,19 @@ impl<T> RunQueue<T> {
         woke
     }
 
+    /// Take the first sleeper matching `pred` out early and make it ready; returns whether
+    /// one was found.
+    pub fn wake_matching(&mut self, pred: impl Fn(&T) -> bool) -> bool {
+        match self.sleepers.iter().position(|(_, t)| pred(t)) {
+            Some(i) => {
+                let (_, t) = self.sleepers.swap_remove(i);
+                self.ready.push_back(t);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Number of sleeping threads.
     pub fn sleeping(&self) -> usize {
         self.sleepers.len()
@@ -97,5 +110,11 @@ mod tests {
         assert_eq!(q.wake_expired(100), 1);
         assert_eq!(q.pop(), Some(3));
         assert!(q.is_empty());
+        q.sleep(5, u64::MAX);
+        q.sleep(6, u64::MAX);
+        assert!(q.wake_matching(|&t| t == 6));
+        assert!(!q.wake_matching(|&t| t == 6));
+        assert_eq!(q.pop(), Some(6));
+        assert_eq!(q.sleeping(), 1);
     }
 }

@@ -49,6 +49,8 @@ pub struct Thread<A: Arch> {
     context: UnsafeCell<A::Context>,
     /// Owned kernel stack; `None` for a CPU's boot thread, and after the thread is reaped.
     stack: spin::Mutex<Option<Box<[u8]>>>,
+    /// The user address space (page-table root) this thread runs in; 0 for none.
+    user_root: AtomicU64,
 }
 
 // SAFETY: `context` is only touched by the context switch, with the owning CPU's run-queue lock
@@ -79,6 +81,10 @@ struct CpuState<A: Arch> {
     dead: Vec<Arc<Thread<A>>>,
     slice_left: u32,
     threads: usize,
+    /// The user root loaded on this CPU (0: none). Threads without one keep it loaded (the
+    /// kernel half is the same everywhere); a root is only freed after its owner switched
+    /// away from it through [`Scheduler::set_user_root`].
+    active_root: u64,
 }
 
 impl<A: Arch> CpuState<A> {
@@ -90,6 +96,7 @@ impl<A: Arch> CpuState<A> {
             dead: Vec::new(),
             slice_left: TIME_SLICE_TICKS,
             threads: 0,
+            active_root: 0,
         }
     }
 
@@ -124,6 +131,13 @@ impl<A: Arch> CpuState<A> {
             ThreadState::Sleeping => {}
         }
         next.set_state(ThreadState::Running);
+        let root = next.user_root.load(Ordering::Relaxed);
+        if root != 0 && root != self.active_root {
+            // SAFETY: a thread's root stays valid while it is set (its owner clears it before
+            // freeing it), and it maps only that process's memory.
+            unsafe { A::activate_user_root(Some(root)) };
+            self.active_root = root;
+        }
         let from = cur.context.get();
         let to = next.context.get() as *const A::Context;
         self.current = Some(next);
@@ -187,6 +201,7 @@ impl<A: Arch> Scheduler<A> {
             state: AtomicU8::new(ThreadState::Ready as u8),
             context: UnsafeCell::new(context),
             stack: spin::Mutex::new(stack),
+            user_root: AtomicU64::new(0),
         })
     }
 
@@ -297,6 +312,46 @@ impl<A: Arch> Scheduler<A> {
         }
         self.schedule();
         A::irq_restore(was_enabled);
+    }
+
+    /// Block the calling thread until [`Scheduler::wake`] names it or, with a deadline, until
+    /// that tick. Call with interrupts masked after checking the wake-up condition, so that a
+    /// wake-up between the check and the block cannot be lost (see [`crate::WaitQueue`]).
+    pub fn block_current(&'static self, deadline: Option<u64>) {
+        let was_enabled = A::irq_save_disable();
+        {
+            let mut cpu = self.cpu().lock();
+            if let Some(cur) = cpu.current.clone() {
+                cur.set_state(ThreadState::Sleeping);
+                cpu.queue.sleep(cur, deadline.unwrap_or(u64::MAX));
+            }
+        }
+        self.schedule();
+        A::irq_restore(was_enabled);
+    }
+
+    /// Make a blocked or sleeping thread ready now; does nothing to a thread that is not.
+    pub fn wake(&'static self, t: &Arc<Thread<A>>) {
+        let mut cpu = self.cpu().lock();
+        if t.state() == ThreadState::Sleeping {
+            cpu.queue.wake_matching(|s| Arc::ptr_eq(s, t));
+        }
+    }
+
+    /// Make `root` the user address space of the calling thread and load it now (`None`: no
+    /// user address space, e.g. before the old one is freed).
+    ///
+    /// # Safety
+    /// `root` must be a user root made by [`Arch::init_user_root`] that stays valid until the
+    /// thread sets another one.
+    pub unsafe fn set_user_root(&'static self, root: Option<u64>) {
+        let mut cpu = self.cpu().lock();
+        if let Some(cur) = cpu.current.clone() {
+            cur.user_root.store(root.unwrap_or(0), Ordering::Relaxed);
+        }
+        // SAFETY: per this function's contract.
+        unsafe { A::activate_user_root(root) };
+        cpu.active_root = root.unwrap_or(0);
     }
 
     /// Wait until `t` has exited.

@@ -42,6 +42,14 @@ impl Arch {
         }
     }
 
+    /// The Rust target our userland programs are built for (static musl).
+    pub fn user_triple(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64-unknown-linux-musl",
+            Arch::Aarch64 => "aarch64-unknown-linux-musl",
+        }
+    }
+
     /// The workspace package of the arch crate.
     pub fn crate_name(self) -> &'static str {
         match self {

@@ -14,7 +14,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Build the kernel and print the path of the image QEMU boots.
+    /// Build the kernel and the initramfs; print the path of the image QEMU boots, then the
+    /// initramfs's.
     Build(BuildArgs),
     /// Build the kernel and boot it in QEMU with the serial console on this terminal
     /// (Ctrl-A X quits QEMU).
@@ -56,6 +57,12 @@ pub struct RunArgs {
     /// aarch64: enter the kernel at EL1 (no `virtualization=on`).
     #[arg(long)]
     pub el1: bool,
+    /// Boot with this cpio archive as the initrd instead of building the default initramfs.
+    #[arg(long, value_name = "PATH", conflicts_with = "no_initrd")]
+    pub initrd: Option<std::path::PathBuf>,
+    /// Boot without an initrd (and build no initramfs).
+    #[arg(long)]
+    pub no_initrd: bool,
     /// Extra arguments passed to QEMU as they are (after `--`).
     #[arg(last = true, value_name = "QEMU_ARGS")]
     pub qemu_args: Vec<String>,
@@ -111,5 +118,17 @@ mod tests {
         assert_eq!(run.gdb, Some(4321));
         assert_eq!(run.build.arch, Arch::Aarch64);
         assert_eq!(run.qemu_args, ["-d", "int"]);
+        assert_eq!((run.initrd, run.no_initrd), (None, false));
+    }
+
+    #[test]
+    fn initrd_options() {
+        let cli = Cli::try_parse_from(["xtask", "run", "--initrd", "/tmp/x.cpio"]).expect("parses");
+        let Command::Run(run) = cli.command else {
+            panic!("not run")
+        };
+        assert_eq!(run.initrd, Some("/tmp/x.cpio".into()));
+        let both = ["xtask", "run", "--initrd", "x", "--no-initrd"];
+        assert!(Cli::try_parse_from(both).is_err());
     }
 }

@@ -8,8 +8,12 @@
 
 mod arch;
 mod build;
+mod busybox;
 mod cli;
+mod cpio;
+mod elf;
 mod grub;
+mod initramfs;
 mod prereq;
 mod qemu;
 mod suite;
@@ -37,8 +41,12 @@ fn main() -> ExitCode {
 
 fn cmd_build(args: &cli::BuildArgs) -> anyhow::Result<ExitCode> {
     let ws = workspace::Workspace::locate()?;
+    prereq::ensure(&prereq::for_build(args.arch))?;
     let kernel = build::kernel(&ws, args.arch, args.release)?;
+    let initramfs = initramfs::build(&ws, &kernel)?;
+    eprintln!("xtask: initramfs {}", initramfs.summary());
     println!("{}", kernel.image.display());
+    println!("{}", initramfs.path.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -51,8 +59,19 @@ fn cmd_run(args: &cli::RunArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--el1 is for aarch64");
     }
     let ws = workspace::Workspace::locate()?;
-    prereq::ensure(&prereq::for_run(arch, args.grub))?;
+    let build_initramfs = args.initrd.is_none() && !args.no_initrd;
+    prereq::ensure(&prereq::for_run(arch, args.grub, build_initramfs))?;
     let kernel = build::kernel(&ws, arch, args.build.release)?;
+    let initrd = match &args.initrd {
+        Some(path) if !path.is_file() => anyhow::bail!("--initrd {}: no such file", path.display()),
+        Some(path) => Some(path.clone()),
+        None if args.no_initrd => None,
+        None => {
+            let initramfs = initramfs::build(&ws, &kernel)?;
+            println!("xtask: initramfs {}", initramfs.summary());
+            Some(initramfs.path)
+        }
+    };
     let mut spec = qemu::Spec::new(arch, &kernel);
     spec.mem.clone_from(&args.mem);
     spec.smp = args.smp;
@@ -61,9 +80,11 @@ fn cmd_run(args: &cli::RunArgs) -> anyhow::Result<ExitCode> {
     spec.extra.clone_from(&args.qemu_args);
     if args.grub {
         let cmdline = args.append.as_deref().unwrap_or("");
-        spec.boot = qemu::Boot::Cdrom(grub::iso(&ws, &kernel, "run", cmdline)?);
+        let iso = grub::iso(&ws, &kernel, initrd.as_deref(), "run", cmdline)?;
+        spec.boot = qemu::Boot::Cdrom(iso);
     } else {
         spec.append.clone_from(&args.append);
+        spec.initrd = initrd;
     }
     if let Some(port) = args.gdb {
         println!(

@@ -30,6 +30,8 @@ pub struct Spec {
     pub mem: String,
     pub smp: u32,
     pub append: Option<String>,
+    /// `-initrd <cpio>` for a `-kernel` boot (a GRUB ISO carries its initrd as a module).
+    pub initrd: Option<PathBuf>,
     /// aarch64: enter at EL1 (no `virtualization=on`).
     pub el1: bool,
     pub gdb: Option<u16>,
@@ -45,6 +47,7 @@ impl Spec {
             mem: "256M".into(),
             smp: 1,
             append: None,
+            initrd: None,
             el1: false,
             gdb: None,
             extra: Vec::new(),
@@ -75,6 +78,9 @@ impl Spec {
         match &self.boot {
             Boot::Kernel(image) => push(&["-kernel", &image.to_string_lossy()]),
             Boot::Cdrom(iso) => push(&["-cdrom", &iso.to_string_lossy()]),
+        }
+        if let (Boot::Kernel(_), Some(initrd)) = (&self.boot, &self.initrd) {
+            push(&["-initrd", &initrd.to_string_lossy()]);
         }
         if let (Boot::Kernel(_), Some(append)) = (&self.boot, &self.append) {
             push(&["-append", append]);
@@ -278,6 +284,7 @@ mod tests {
             mem: "256M".into(),
             smp: 1,
             append: Some("test=all".into()),
+            initrd: None,
             el1: false,
             gdb: None,
             extra: Vec::new(),
@@ -348,8 +355,21 @@ mod tests {
     fn cdrom_has_no_append() {
         let mut s = spec(Arch::X86_64);
         s.boot = Boot::Cdrom(PathBuf::from("/l.iso"));
+        s.initrd = Some(PathBuf::from("/i.cpio"));
         let args = s.args().join(" ");
         assert!(args.contains("-cdrom /l.iso"));
         assert!(!args.contains("-append"));
+        assert!(!args.contains("-initrd"));
+    }
+
+    #[test]
+    fn initrd_follows_the_kernel() {
+        let mut s = spec(Arch::Aarch64);
+        s.initrd = Some(PathBuf::from("/t/initramfs.cpio"));
+        assert!(
+            s.args()
+                .join(" ")
+                .contains("-kernel /k -initrd /t/initramfs.cpio -append test=all")
+        );
     }
 }

@@ -4,7 +4,7 @@
 
 use arch_api::{BootInfo, PhysRange};
 
-use crate::{console, cpu, dtb, mmu, psci, timer};
+use crate::{console, cpu, dtb, mmu, psci, timer, user};
 
 unsafe extern "Rust" {
     fn levitate_main(boot: &'static BootInfo) -> !;
@@ -17,6 +17,7 @@ static BOOT_INFO: spin::Once<BootInfo> = spin::Once::new();
 /// boot stack.
 pub extern "C" fn boot_main(dtb_pa: u64, load_pa: u64, el: u64) -> ! {
     cpu::init_this_cpu(el as u8, 0);
+    user::init_cpu();
     timer::init_clock();
     // SAFETY: unmasking SError reporting; the vectors are installed (entry code).
     unsafe { core::arch::asm!("msr daifclr, #4", options(nomem, nostack)) };

@@ -43,9 +43,21 @@ const HCR_VHE: u64 = (1 << 34) | (1 << 31) | (1 << 27);
 const HCR_EL1_HOST: u64 = 1 << 31;
 /// SCTLR_EL1 (and SCTLR_EL2 with E2H) RES1 bits of Armv8.0: 29, 28, 23, 22, 20, 11.
 const SCTLR_RES1: u64 = (1 << 29) | (1 << 28) | (1 << 23) | (1 << 22) | (1 << 20) | (1 << 11);
-/// SCTLR with the MMU on: M, C, SA, I, plus DZE/UCT/UCI so EL0 may use DC ZVA and read CTR.
-const SCTLR_MMU_ON: u64 =
-    SCTLR_RES1 | 1 | (1 << 2) | (1 << 3) | (1 << 12) | (1 << 14) | (1 << 15) | (1 << 26);
+/// SCTLR with the MMU on: M, C, SA, I, plus DZE/UCT/UCI so EL0 may use DC ZVA and read CTR,
+/// SA0 so a misaligned EL0 stack pointer faults (SIGBUS on Linux) like the kernel's, and
+/// nTWI/nTWE so EL0's WFI/WFE just wait (an interrupt ends the wait and exits to the kernel)
+/// instead of trapping, which Linux programs never see either.
+const SCTLR_MMU_ON: u64 = SCTLR_RES1
+    | 1
+    | (1 << 2)
+    | (1 << 3)
+    | (1 << 4)
+    | (1 << 12)
+    | (1 << 14)
+    | (1 << 15)
+    | (1 << 16)
+    | (1 << 18)
+    | (1 << 26);
 /// CPACR_EL1.FPEN = 0b11 (also CPTR_EL2.FPEN with E2H): FP/SIMD not trapped.
 const CPACR_FPEN: u64 = 3 << 20;
 /// CPTR_EL2 without E2H: RES1 bits 13:12 and 9:0, TFP (bit 10) clear.

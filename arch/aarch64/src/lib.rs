@@ -4,7 +4,8 @@
 //! the MMU off; the kernel then runs at EL2 with VHE where the CPU has it (so guests can run at
 //! EL1 later), else at EL1, in the TTBR1 half (`mmu.rs`). The device tree (`dtb.rs`) gives RAM,
 //! the command line, the initrd, the console PL011, the GICv3, the timer PPIs and the PSCI
-//! conduit. The whole crate is empty on other architectures so host `cargo test` of the
+//! conduit. User mode (EL0): entry, exits and user copies in `user.rs`, the TTBR0 switch in
+//! `mmu.rs`. The whole crate is empty on other architectures so host `cargo test` of the
 //! workspace still builds.
 #![no_std]
 #![cfg(target_arch = "aarch64")]
@@ -20,12 +21,14 @@ mod mmu;
 mod psci;
 mod timer;
 mod traps;
+mod user;
 
-use arch_api::{Arch, BootInfo, ExitStatus, Fault, Platform};
+use arch_api::{Arch, BootInfo, ExitStatus, Fault, Platform, UserExit};
 
 pub use context::Context;
 pub use mmu::{Aarch64PageTable, DIRECT_MAP_OFFSET, KERNEL_BASE};
 pub use traps::TrapFrame;
+pub use user::{UserContext, pan_enabled};
 
 /// The aarch64 architecture.
 pub struct Aarch64;
@@ -33,6 +36,7 @@ pub struct Aarch64;
 impl Arch for Aarch64 {
     type Context = Context;
     type PageTable = Aarch64PageTable;
+    type UserContext = UserContext;
 
     const NAME: &'static str = "aarch64";
 
@@ -83,11 +87,12 @@ impl Arch for Aarch64 {
         let (major, minor) = psci::version();
         log::info!(
             "aarch64: {} cpus, timer PPI {ppi}, counter {} Hz, PSCI {major}.{minor} via {}, \
-             console PL011 at {:#x}",
+             console PL011 at {:#x}, PAN {}",
             cpus,
             timer::frequency(),
             psci::conduit_name(),
-            console::uart_pa()
+            console::uart_pa(),
+            if user::pan_enabled() { "on" } else { "absent" }
         );
         Platform {
             cpus,
@@ -152,6 +157,31 @@ impl Arch for Aarch64 {
 
     fn backtrace(f: &mut dyn FnMut(u64)) {
         cpu::backtrace(f);
+    }
+
+    /// TTBR0 covers 48 bits (T0SZ = 16).
+    const USER_END: u64 = user::USER_END;
+
+    /// Nothing to do: TTBR0 holds only the user half, so a zeroed root is a valid empty one.
+    fn init_user_root(root: u64) {
+        debug_assert!(root.is_multiple_of(arch_api::PAGE_SIZE));
+    }
+
+    unsafe fn activate_user_root(root: Option<u64>) {
+        // SAFETY: forwarded contract.
+        unsafe { mmu::activate_user(root) }
+    }
+
+    fn run_user(ctx: &mut Self::UserContext) -> UserExit {
+        user::run_user(ctx)
+    }
+
+    fn copy_from_user(dst: &mut [u8], src: u64) -> Result<(), Fault> {
+        user::copy_from_user(dst, src)
+    }
+
+    fn copy_to_user(dst: u64, src: &[u8]) -> Result<(), Fault> {
+        user::copy_to_user(dst, src)
     }
 
     fn exit(status: ExitStatus) -> ! {

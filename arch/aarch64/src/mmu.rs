@@ -11,8 +11,8 @@
 //!
 //! In the direct map, a GiB that overlaps RAM is Normal memory, every other GiB below the end
 //! of RAM is Device-nGnRnE; device GiBs above RAM are added on demand ([`map_device`]).
-//! TTBR0 (the low half, for user space later) points at an empty table once the kernel runs at
-//! its link address, so low addresses fault.
+//! TTBR0 (the low half) holds the active user address space ([`activate_user`]), or an empty
+//! table, so that low addresses fault, while none is active.
 //!
 //! Levels are numbered as in [`arch_api::PageTableFormat`]: 0 = 4 KiB page table (Arm level
 //! 3), 1 = 2 MiB blocks (Arm level 2), 2 = 1 GiB blocks (Arm level 1), 3 = root (Arm level 0).
@@ -175,6 +175,8 @@ pub fn flush_all() {
 static KERNEL_PHYS: AtomicU64 = AtomicU64::new(0);
 /// Physical address of the kernel's TTBR1 root.
 static KERNEL_ROOT: AtomicU64 = AtomicU64::new(0);
+/// Physical address of the empty table TTBR0 holds when no user address space is active.
+static EMPTY_ROOT: AtomicU64 = AtomicU64::new(0);
 
 /// End of RAM (exclusive), as direct-mapped by `init_kernel_tables`.
 static RAM_END: AtomicU64 = AtomicU64::new(0);
@@ -335,6 +337,7 @@ pub unsafe fn init_kernel_tables(load_pa: u64, ram: &[arch_api::PhysRange]) {
         va += step;
     }
     let (_, empty) = alloc_table();
+    EMPTY_ROOT.store(empty, Ordering::Relaxed);
     KERNEL_ROOT.store(root, Ordering::Relaxed);
     // SAFETY: the new root maps the image at the same addresses with the same memory type,
     // and the direct map (stack, DTB, devices) as before; nothing uses TTBR0 any more: the
@@ -372,6 +375,37 @@ pub unsafe fn activate(root: u64) {
     TTBR1_EL1.set(root);
     aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
     flush_all();
+}
+
+/// Install `root` (or the empty table) in TTBR0, the user half, and drop this CPU's TLB
+/// entries of the previous user address space.
+///
+/// User address spaces do not use ASIDs yet: all run with ASID 0 in TTBR0 and map only
+/// non-global (nG) pages, so `tlbi aside1` with ASID 0 removes exactly the old user
+/// translations and keeps the kernel's global ones. Other CPUs need nothing: each flushes its
+/// own TLB when it switches, and unmaps are broadcast (`flush`).
+///
+/// # Safety
+/// `root` must be a page table whose entries are all user mappings of memory the caller owns
+/// (TTBR0 never maps the kernel).
+pub unsafe fn activate_user(root: Option<u64>) {
+    let table = root.unwrap_or_else(|| EMPTY_ROOT.load(Ordering::Relaxed));
+    // SAFETY: TTBR0 only translates the user half, which the kernel reaches only through the
+    // fault-tolerant copy functions; the DSB makes the caller's table stores visible to the
+    // walker first, the ISBs order the register write and the invalidation. With E2H = 1
+    // the names reach TTBR0_EL2 and the EL2&0 regime.
+    unsafe {
+        core::arch::asm!(
+            "dsb ishst",
+            "msr ttbr0_el1, {table}",
+            "isb",
+            "tlbi aside1, xzr",
+            "dsb nsh",
+            "isb",
+            table = in(reg) table & DESC_ADDR_MASK,
+            options(nostack, preserves_flags),
+        );
+    }
 }
 
 /// Make sure the direct map covers `[pa, pa + len)`; GiBs not mapped yet are added as Device

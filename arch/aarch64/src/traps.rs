@@ -2,11 +2,13 @@
 //!
 //! One vector table (Arm ARM D1.10.2 "Exception vectors") serves EL2 with VHE and EL1: it is
 //! installed with `msr vbar_el1`, which at EL2 with E2H = 1 writes VBAR_EL2, and it reads
-//! ELR/SPSR/ESR/FAR through the `_EL1` names for the same reason. Each of the 16 entries
-//! reserves a [`TrapFrame`] on the current stack and jumps to common code that saves every
-//! general-purpose register, the FP/SIMD registers (the kernel is compiled with FP/SIMD
-//! enabled, so a handler may clobber them), SP, ELR, SPSR, ESR and FAR, links a frame record
-//! so backtraces continue into the interrupted code, and calls [`trap_dispatch`].
+//! ELR/SPSR/ESR/FAR through the `_EL1` names for the same reason. The eight lower-EL entries
+//! (exceptions from EL0) end a `run_user` call instead (`user.rs`). Each of the eight
+//! current-EL entries reserves a [`TrapFrame`] on the current stack and jumps to common code
+//! that saves every general-purpose register, the FP/SIMD registers (the kernel is compiled
+//! with FP/SIMD enabled, so a handler may clobber them), SP, ELR, SPSR, ESR and FAR, links a
+//! frame record so backtraces continue into the interrupted code, and calls
+//! [`trap_dispatch`].
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
@@ -61,6 +63,14 @@ core::arch::global_asm!(
     b       __trap_common
     .endm
 
+    /* From EL0 (user.rs): SP_ELx is the frame of __arch_run_user. */
+    .macro UENTRY kind
+    .balign 0x80
+    stp     x0, x1, [sp, #-16]!
+    mov     x0, #\kind
+    b       __arch_user_exit
+    .endm
+
     .section .text.vectors, "ax"
     .balign 0x800
     .global __vectors
@@ -73,14 +83,14 @@ __vectors:
     VENTRY 5
     VENTRY 6
     VENTRY 7
-    VENTRY 8
-    VENTRY 9
-    VENTRY 10
-    VENTRY 11
-    VENTRY 12
-    VENTRY 13
-    VENTRY 14
-    VENTRY 15
+    UENTRY 8
+    UENTRY 9
+    UENTRY 10
+    UENTRY 11
+    UENTRY 12
+    UENTRY 13
+    UENTRY 14
+    UENTRY 15
 
 __trap_common:
     stp     x2, x3, [sp, #16]
@@ -290,9 +300,9 @@ const KIND_NAMES: [&str; 4] = ["synchronous", "IRQ", "FIQ", "SError"];
 
 /// Called by `__trap_common` with the saved frame and the vector index.
 extern "C" fn trap_dispatch(frame: &mut TrapFrame, kind: u64) {
-    match (kind, kind % 4) {
-        (4 | 8, 0) => sync(frame, kind),
-        (5 | 9, 1) => crate::gic::handle_irq(),
+    match kind {
+        4 => sync(frame, kind),
+        5 => crate::gic::handle_irq(),
         _ => unhandled(frame, kind, "unexpected vector"),
     }
 }
@@ -308,11 +318,9 @@ fn sync(frame: &mut TrapFrame, kind: u64) {
         frame.elr += 4;
         return;
     }
-    // Any synchronous exception at the current EL on a listed instruction (a data abort for
-    // probes and user copies, an undefined HLT when semihosting is off) is fixed up.
-    if kind == 4
-        && let Some(fixup) = fixup_for(frame.elr)
-    {
+    // Any synchronous exception on a listed instruction (a data abort for probes and user
+    // copies, an undefined HLT when semihosting is off) is fixed up.
+    if let Some(fixup) = fixup_for(frame.elr) {
         frame.x[16] = frame.esr;
         frame.x[17] = frame.far;
         frame.elr = fixup;

@@ -16,9 +16,11 @@
 
 mod boot;
 mod paging;
+mod user;
 
 pub use boot::{BootInfo, MAX_RAM_RANGES, MAX_RESERVED_RANGES, PhysRange};
 pub use paging::{ENTRIES_PER_TABLE, PAGE_SIZE, PageFlags, PageTableFormat};
+pub use user::{UserContext, UserException, UserExit};
 
 /// How the machine should stop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,6 +66,9 @@ pub trait Arch: 'static {
     type Context: Default + Send;
     /// Page-table entry encoding of this arch.
     type PageTable: PageTableFormat;
+
+    /// Saved user-mode registers of a thread.
+    type UserContext: UserContext;
 
     /// Short name: "x86_64" or "aarch64".
     const NAME: &'static str;
@@ -125,6 +130,30 @@ pub trait Arch: 'static {
     fn dump_cpu_state();
     /// Call `f` with each return address found by walking frame pointers from the caller.
     fn backtrace(f: &mut dyn FnMut(u64));
+    /// End of the user half of the address space (exclusive): user pointers are below it.
+    const USER_END: u64;
+
+    /// Prepare a freshly zeroed page-table root page at `root` (physical) for a user address
+    /// space: on arches where user and kernel share one root (x86), copy the kernel half in.
+    fn init_user_root(root: u64);
+    /// Make `root` (made by [`Arch::init_user_root`]) the active user address space, or with
+    /// `None` leave no user address space active (every user address faults).
+    ///
+    /// # Safety
+    /// `root` must be a valid user root whose kernel part (if any) is intact; user mappings in
+    /// it must only point at memory the caller owns.
+    unsafe fn activate_user_root(root: Option<u64>);
+
+    /// Run the calling thread in user mode with `ctx` in the active user address space until
+    /// it traps back; `ctx` is updated with the user state at the trap.
+    fn run_user(ctx: &mut Self::UserContext) -> UserExit;
+
+    /// Copy `dst.len()` bytes from user address `src`. Fails with the fault (never crashes)
+    /// when any byte is unmapped, or when the range is not below [`Arch::USER_END`].
+    fn copy_from_user(dst: &mut [u8], src: u64) -> Result<(), Fault>;
+    /// Copy `src` to user address `dst`, with the same checks as [`Arch::copy_from_user`].
+    fn copy_to_user(dst: u64, src: &[u8]) -> Result<(), Fault>;
+
     /// Stop the machine; under QEMU the exit status reaches the host.
     fn exit(status: ExitStatus) -> !;
 }

@@ -9,7 +9,7 @@
 use core::arch::global_asm;
 
 use crate::bootparse::PVH_MAGIC;
-use crate::{bootinfo, console, cpu, gdt, idt, paging, percpu, time};
+use crate::{bootinfo, console, cpu, gdt, idt, paging, percpu, time, user};
 
 /// Size of the stack `boot_main` and `levitate_main` run on.
 const BOOT_STACK_SIZE: usize = 64 * 1024;
@@ -260,6 +260,8 @@ extern "C" fn boot_main(magic: u32, info: u32) -> ! {
     paging::remove_identity_map();
     // The guard page is the first field.
     paging::protect_kernel_image(&raw const BOOT_STACK as u64);
+    paging::populate_kernel_half();
+    user::init_cpu();
     // SAFETY: `levitate_main` is defined by the kernel binary with exactly this signature, and
     // everything it may rely on (console, traps, boot information, direct map) is set up.
     unsafe { levitate_main(boot) }

@@ -1,6 +1,7 @@
 //! Small CPU primitives: MSRs, port I/O, control registers, interrupt flag.
 
 use core::arch::asm;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use x86_64::instructions::port::Port;
 use x86_64::registers::model_specific::Msr;
@@ -111,12 +112,56 @@ pub fn interrupts_enabled() -> bool {
     read_rflags() & (1 << 9) != 0
 }
 
-/// Turn on CR4 features the kernel relies on: global pages (PGE) so kernel mappings survive
-/// CR3 switches.
+/// Whether CR4.SMAP is on, so the user-copy routines must bracket their accesses with
+/// `stac`/`clac` (both #UD on a CPU without SMAP). Read by assembly as a byte.
+pub static SMAP_ENABLED: AtomicBool = AtomicBool::new(false);
+
+const CR0_MP: u64 = 1 << 1;
+const CR0_EM: u64 = 1 << 2;
+const CR0_TS: u64 = 1 << 3;
+const CR0_NE: u64 = 1 << 5;
+const CR0_AM: u64 = 1 << 18;
+const CR4_PGE: u64 = 1 << 7;
+const CR4_OSFXSR: u64 = 1 << 9;
+const CR4_OSXMMEXCPT: u64 = 1 << 10;
+const CR4_SMEP: u64 = 1 << 20;
+const CR4_SMAP: u64 = 1 << 21;
+
+/// Turn on the CPU features the kernel relies on (SDM vol. 3A §2.5 control registers):
+/// - PGE, so global kernel mappings survive CR3 switches;
+/// - CR0.AM, so user code that sets RFLAGS.AC gets #AC on misaligned accesses (as on Linux;
+///   ring 0 is never alignment-checked, and there AC only means "SMAP off");
+/// - x87/SSE for user code: CR0.EM off, MP and NE on (#MF reported natively), TS off (the FP
+///   state is switched eagerly by `run_user`), CR4.OSFXSR and OSXMMEXCPT (FXSAVE/FXRSTOR,
+///   #XM). CR4.OSXSAVE stays off, so user code sees no AVX and FXSAVE covers all its state;
+/// - SMEP and SMAP when CPUID.(7,0):EBX reports them (bits 7 and 20): the kernel can neither
+///   run user pages nor touch them outside the copy routines.
 pub fn enable_features() {
-    let cr4 = read_cr4() | (1 << 7);
-    // SAFETY: setting PGE only changes how TLB entries with G=1 are kept; no other bits change.
-    unsafe { asm!("mov cr4, {}", in(reg) cr4, options(nostack, preserves_flags)) };
+    use core::arch::x86_64::__cpuid_count;
+    // Leaf 7 only once leaf 0 says it exists.
+    let leaf7_ebx = if __cpuid_count(0, 0).eax >= 7 {
+        __cpuid_count(7, 0).ebx
+    } else {
+        0
+    };
+    let smep = leaf7_ebx & (1 << 7) != 0;
+    let smap = leaf7_ebx & (1 << 20) != 0;
+    let cr0 = (read_cr0() & !(CR0_EM | CR0_TS)) | CR0_MP | CR0_NE | CR0_AM;
+    let mut cr4 = read_cr4() | CR4_PGE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+    if smep {
+        cr4 |= CR4_SMEP;
+    }
+    if smap {
+        cr4 |= CR4_SMAP;
+    }
+    // SAFETY: the kernel never executes or (outside the copy routines, which honour
+    // SMAP_ENABLED) accesses user pages, and it uses no x87/SSE itself (soft-float target), so
+    // none of these bits changes how kernel code behaves.
+    unsafe {
+        asm!("mov cr0, {}", in(reg) cr0, options(nostack, preserves_flags));
+        asm!("mov cr4, {}", in(reg) cr4, options(nostack, preserves_flags));
+    }
+    SMAP_ENABLED.store(smap, Ordering::Relaxed);
 }
 
 /// `cli; hlt` forever.

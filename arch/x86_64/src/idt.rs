@@ -10,6 +10,9 @@ use crate::traps;
 const VECTORS: usize = 256;
 /// Present, DPL 0, 64-bit interrupt gate (IF cleared on entry).
 const INTERRUPT_GATE: u8 = 0x8e;
+/// The same with DPL 3, so `int3` in user code raises #BP rather than #GP. Every other
+/// vector stays DPL 0: `int n` from user code is a #GP, it cannot fake a device interrupt.
+const USER_INTERRUPT_GATE: u8 = 0xee;
 
 #[derive(Clone, Copy)]
 #[repr(C)]
@@ -75,6 +78,9 @@ pub fn init() {
             _ => 0,
         };
         *gate = Gate::new(traps::stub_address(vector), ist);
+        if vector == traps::VEC_BREAKPOINT as usize {
+            gate.type_attr = USER_INTERRUPT_GATE;
+        }
     }
     load();
 }

@@ -1,6 +1,7 @@
 //! x86_64 support for Levitate: boot (PVH and Multiboot2) into long mode, descriptor tables
 //! and traps, the COM1 console, ACPI/APIC platform setup, TSC time, the page-table entry
-//! format and kernel-thread context switching. [`X86_64`] implements [`arch_api::Arch`].
+//! format, kernel-thread context switching, and user mode (SYSCALL entry, traps from ring 3,
+//! user-memory copies). [`X86_64`] implements [`arch_api::Arch`].
 #![cfg_attr(not(test), no_std)]
 
 // Everything that touches the hardware only builds for the kernel target; the pure parts
@@ -39,17 +40,23 @@ mod platform;
 mod time;
 #[cfg(target_os = "none")]
 mod traps;
+#[cfg(target_os = "none")]
+mod uaccess;
+#[cfg(target_os = "none")]
+mod user;
 
 #[cfg(target_os = "none")]
 pub use context::Context;
 #[cfg(target_os = "none")]
 pub use gdt::{KERNEL_CS, KERNEL_SS, USER_CS32, USER_CS64, USER_SS};
-pub use paging::{DIRECT_MAP_OFFSET, KERNEL_VMA, X86PageTable};
+pub use paging::{DIRECT_MAP_OFFSET, KERNEL_VMA, USER_END, X86PageTable};
 #[cfg(target_os = "none")]
 pub use traps::TrapFrame;
+#[cfg(target_os = "none")]
+pub use user::{FxArea, UserContext, forget_loaded_state};
 
 #[cfg(target_os = "none")]
-use arch_api::{Arch, BootInfo, ExitStatus, Fault, Platform};
+use arch_api::{Arch, BootInfo, ExitStatus, Fault, Platform, UserExit};
 
 /// The x86_64 architecture.
 pub struct X86_64;
@@ -73,8 +80,10 @@ fn irq_restore(was_enabled: bool) {
 impl Arch for X86_64 {
     type Context = Context;
     type PageTable = X86PageTable;
+    type UserContext = UserContext;
 
     const NAME: &'static str = "x86_64";
+    const USER_END: u64 = USER_END;
 
     fn console_write(bytes: &[u8]) {
         console::write(bytes);
@@ -154,6 +163,27 @@ impl Arch for X86_64 {
 
     fn backtrace(f: &mut dyn FnMut(u64)) {
         diag::backtrace(f);
+    }
+
+    fn init_user_root(root: u64) {
+        paging::init_user_root(root);
+    }
+
+    unsafe fn activate_user_root(root: Option<u64>) {
+        // SAFETY: forwarded to the caller (same contract).
+        unsafe { paging::activate_user_root(root) }
+    }
+
+    fn run_user(ctx: &mut UserContext) -> UserExit {
+        user::run_user(ctx)
+    }
+
+    fn copy_from_user(dst: &mut [u8], src: u64) -> Result<(), Fault> {
+        uaccess::copy_from_user(dst, src)
+    }
+
+    fn copy_to_user(dst: u64, src: &[u8]) -> Result<(), Fault> {
+        uaccess::copy_to_user(dst, src)
     }
 
     fn exit(status: ExitStatus) -> ! {

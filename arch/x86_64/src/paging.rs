@@ -86,10 +86,100 @@ impl PageTableFormat for X86PageTable {
     }
 }
 
+/// End of the user half (exclusive): PML4 slots 0..256, the lower canonical half.
+pub const USER_END: u64 = 0x0000_8000_0000_0000;
+/// First PML4 slot of the kernel half.
+const KERNEL_HALF: usize = 256;
+
+/// Physical address of the kernel's own PML4 (the boot PML4), recorded by
+/// [`populate_kernel_half`]; 0 until then.
 #[cfg(target_os = "none")]
-/// Physical address of the active PML4.
+static KERNEL_ROOT: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+#[cfg(target_os = "none")]
+/// Physical address of the kernel's PML4: the one CR3 holds when no user address space is
+/// active, whose kernel half every user root shares.
 pub fn root() -> u64 {
-    cpu::read_cr3() & ADDRESS_MASK
+    match KERNEL_ROOT.load(core::sync::atomic::Ordering::Relaxed) {
+        0 => cpu::read_cr3() & ADDRESS_MASK,
+        r => r,
+    }
+}
+
+/// Empty PDPTs for the kernel-half PML4 slots the boot tables leave empty (all but the
+/// direct map and the kernel window), so that no kernel mapping ever adds a PML4 entry:
+/// user roots copy the 256 kernel entries once and see every later kernel mapping.
+#[cfg(target_os = "none")]
+const SPARE_PDPTS: usize = 256 - 2;
+
+#[cfg(target_os = "none")]
+#[repr(C, align(4096))]
+struct SparePdpts(core::cell::UnsafeCell<[[u64; 512]; SPARE_PDPTS]>);
+
+// SAFETY: written (zeroed by the .bss clear) before paging uses them; afterwards only the MMU
+// and `mm`'s walker (through the direct map, under the kernel's page-table discipline) touch
+// them.
+#[cfg(target_os = "none")]
+unsafe impl Sync for SparePdpts {}
+
+#[cfg(target_os = "none")]
+static SPARE: SparePdpts = SparePdpts(core::cell::UnsafeCell::new([[0; 512]; SPARE_PDPTS]));
+
+/// Point every empty kernel-half PML4 slot of the boot PML4 (the active one) at an empty
+/// PDPT, and remember that PML4 as the kernel root. Supervisor-only at the PML4 level (no
+/// U/S bit), so whatever is mapped below can never be reached from user mode.
+#[cfg(target_os = "none")]
+pub fn populate_kernel_half() {
+    let pml4_pa = cpu::read_cr3() & ADDRESS_MASK;
+    let pml4 = (pml4_pa + DIRECT_MAP_OFFSET) as *mut u64;
+    let spare = SPARE.0.get() as *const [u64; 512];
+    let mut used = 0;
+    for slot in KERNEL_HALF..512 {
+        // SAFETY: the active PML4 is a RAM page in the direct map; slot < 512.
+        let entry = unsafe { pml4.add(slot) };
+        // SAFETY: as above; boot is single-threaded, nothing else writes the PML4 now.
+        if unsafe { entry.read_volatile() } & PRESENT != 0 {
+            continue;
+        }
+        assert!(
+            used < SPARE_PDPTS,
+            "more empty kernel PML4 slots than spare PDPTs"
+        );
+        // SAFETY: `used` < SPARE_PDPTS; only the address is taken.
+        let pdpt_pa = unsafe { spare.add(used) } as u64 - KERNEL_VMA;
+        used += 1;
+        // SAFETY: as above. The new PDPT is zeroed (.bss), so the entry maps nothing yet.
+        unsafe { entry.write_volatile(pdpt_pa | PRESENT | WRITABLE) };
+    }
+    KERNEL_ROOT.store(pml4_pa, core::sync::atomic::Ordering::Relaxed);
+}
+
+/// Copy the kernel half of the kernel root into the (zeroed) user root at physical `root`.
+#[cfg(target_os = "none")]
+pub fn init_user_root(user_root: u64) {
+    let kernel = (root() + DIRECT_MAP_OFFSET) as *const u64;
+    let user = (user_root + DIRECT_MAP_OFFSET) as *mut u64;
+    // SAFETY: both are RAM pages in the direct map (the caller gives a frame it owns for the
+    // user root); the kernel half's entries never change after `populate_kernel_half`.
+    unsafe {
+        core::ptr::copy_nonoverlapping(
+            kernel.add(KERNEL_HALF),
+            user.add(KERNEL_HALF),
+            512 - KERNEL_HALF,
+        );
+    }
+}
+
+/// Load CR3 with a user root, or the kernel root for `None`.
+///
+/// # Safety
+/// As [`arch_api::Arch::activate_user_root`]: `user_root` made by [`init_user_root`].
+#[cfg(target_os = "none")]
+pub unsafe fn activate_user_root(user_root: Option<u64>) {
+    let pa = user_root.unwrap_or_else(root);
+    // SAFETY: forwarded to the caller; the kernel half is the kernel root's, so the running
+    // code, its stack and data stay mapped (and global kernel pages stay in the TLB).
+    unsafe { cpu::write_cr3(pa & ADDRESS_MASK) };
 }
 
 #[cfg(target_os = "none")]

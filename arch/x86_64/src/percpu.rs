@@ -1,5 +1,5 @@
-//! Per-CPU data reached through the GS base: a self pointer, the CPU index, scratch slots for
-//! the future SYSCALL entry, and the CPU's TSS and GDT. Only the boot CPU's block exists so far;
+//! Per-CPU data reached through the GS base: a self pointer, the CPU index, the slots the
+//! SYSCALL entry and the user-mode trap path use, and the CPU's TSS and GDT. Only the boot CPU's block exists so far;
 //! an AP would get its own block and run [`init_cpu`] on it.
 
 use core::arch::asm;
@@ -10,6 +10,8 @@ use crate::gdt::{GDT_ENTRIES, Tss};
 
 /// `IA32_GS_BASE` (Intel SDM vol. 4, table 2-2).
 const MSR_GS_BASE: u32 = 0xc000_0101;
+/// `IA32_FS_BASE`.
+const MSR_FS_BASE: u32 = 0xc000_0100;
 /// `IA32_KERNEL_GS_BASE`, swapped in by `swapgs`.
 const MSR_KERNEL_GS_BASE: u32 = 0xc000_0102;
 
@@ -22,8 +24,16 @@ pub struct PerCpu {
     cpu_id: UnsafeCell<u64>,
     /// Scratch slot for the user stack pointer on SYSCALL entry.
     pub user_rsp: UnsafeCell<u64>,
-    /// Kernel stack pointer to load on SYSCALL entry.
+    /// Kernel stack pointer to load on SYSCALL entry: where `run_user` left its frame.
     pub kernel_rsp: UnsafeCell<u64>,
+    /// The `UserContext` of the user code running on this CPU (set by `run_user`), where a
+    /// trap from ring 3 saves the state that a thread switch would otherwise clobber.
+    pub user_ctx: UnsafeCell<u64>,
+    /// User state this CPU holds in its registers (see `user.rs`): the token of the FXSAVE
+    /// image the FP/SSE registers match (0: unknown), and the FS and user GS bases loaded.
+    pub fx_loaded: UnsafeCell<u64>,
+    pub fs_loaded: UnsafeCell<u64>,
+    pub gs_loaded: UnsafeCell<u64>,
     /// Task-state segment: IST stacks and the ring-0 stack.
     pub tss: UnsafeCell<Tss>,
     /// This CPU's GDT (the TSS descriptor differs per CPU).
@@ -41,6 +51,10 @@ impl PerCpu {
             cpu_id: UnsafeCell::new(0),
             user_rsp: UnsafeCell::new(0),
             kernel_rsp: UnsafeCell::new(0),
+            user_ctx: UnsafeCell::new(0),
+            fx_loaded: UnsafeCell::new(0),
+            fs_loaded: UnsafeCell::new(0),
+            gs_loaded: UnsafeCell::new(0),
             tss: UnsafeCell::new(Tss::new()),
             gdt: UnsafeCell::new([0; GDT_ENTRIES]),
         }
@@ -67,11 +81,13 @@ unsafe fn init_cpu(block: &'static PerCpu, id: u64) {
         *block.self_ptr.get() = addr;
         *block.cpu_id.get() = id;
     }
-    // SAFETY: the GS base MSRs exist on every x86_64 CPU; the kernel GS base is zero until
-    // user mode exists (swapgs is not used before that).
+    // SAFETY: the FS/GS base MSRs exist on every x86_64 CPU; the kernel GS base is zero until
+    // user mode runs (swapgs is not used before that), and the kernel never uses FS.
     unsafe {
         cpu::wrmsr(MSR_GS_BASE, addr);
         cpu::wrmsr(MSR_KERNEL_GS_BASE, 0);
+        // Known starting values for the caches `fs_loaded`/`gs_loaded` (both 0).
+        cpu::wrmsr(MSR_FS_BASE, 0);
     }
 }
 
@@ -92,3 +108,11 @@ pub fn cpu_id() -> usize {
     unsafe { asm!("mov {}, gs:[8]", out(reg) id, options(nostack, readonly, preserves_flags)) };
     id as usize
 }
+
+/// `%gs:` offsets of the fields the assembly entry paths use.
+pub const USER_RSP_OFFSET: usize = core::mem::offset_of!(PerCpu, user_rsp);
+pub const KERNEL_RSP_OFFSET: usize = core::mem::offset_of!(PerCpu, kernel_rsp);
+pub const USER_CTX_OFFSET: usize = core::mem::offset_of!(PerCpu, user_ctx);
+/// `%gs:` offset of TSS.RSP0, the stack the CPU loads on an interrupt from ring 3.
+pub const TSS_RSP0_OFFSET: usize =
+    core::mem::offset_of!(PerCpu, tss) + core::mem::offset_of!(crate::gdt::Tss, rsp);

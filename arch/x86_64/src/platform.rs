@@ -48,6 +48,12 @@ pub fn init(boot: &BootInfo) -> Platform {
             "PIT"
         },
     );
+    let cr4 = crate::cpu::read_cr4();
+    log::info!(
+        "x86_64: SMEP {}, SMAP {}, user FP state by FXSAVE",
+        cr4 & (1 << 20) != 0,
+        cr4 & (1 << 21) != 0
+    );
     Platform {
         cpus: info.cpus.max(1),
         timer_input_hz: lapic_hz,

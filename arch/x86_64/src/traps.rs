@@ -6,7 +6,7 @@
 use core::arch::global_asm;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-use crate::{apic, cpu, extable, time};
+use crate::{apic, cpu, extable, time, user};
 
 /// Bytes between consecutive entry stubs.
 const STUB_STRIDE: u64 = 16;
@@ -54,6 +54,9 @@ pub struct TrapFrame {
 
 // Frame offsets used below: 15 registers (120 bytes), vector at 120, error at 128, RIP at 136,
 // CS at 144. Entry from ring 3 swaps GS so `%gs` always means this CPU's block in the kernel.
+// RFLAGS is then set to just its reserved bit: DF for the ABI, and AC clear so SMAP holds in
+// the handler even when user code, or an interrupted user copy, left AC set. The dispatcher
+// returns non-zero when the trap ends a `run_user` (a trap from ring 3).
 // Before the call, a fake frame (interrupted RIP, interrupted RBP) links the frame-pointer
 // chain through the trap so backtraces continue into the interrupted code.
 global_asm!(
@@ -93,13 +96,16 @@ trap_common:
     testb $3, 144(%rsp)
     jz 1f
     swapgs
-1:  cld
+1:  pushq $2
+    popfq
     movq %rsp, %rdi
     pushq 136(%rsp)
     pushq %rbp
     movq %rsp, %rbp
     call {dispatch}
     addq $16, %rsp
+    testq %rax, %rax
+    jnz 3f
     testb $3, 144(%rsp)
     jz 2f
     swapgs
@@ -120,6 +126,9 @@ trap_common:
     popq %rax
     addq $16, %rsp
     iretq
+    /* A trap from user mode ends `run_user`: the frame ends at RSP0 (see user.rs). */
+3:  addq $176, %rsp
+    jmp x86_user_exit
     "#,
     dispatch = sym trap_dispatch,
     options(att_syntax)
@@ -145,7 +154,19 @@ pub fn breakpoints() -> u64 {
     BREAKPOINTS.load(Ordering::Relaxed)
 }
 
-extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
+extern "C" fn trap_dispatch(frame: &mut TrapFrame) -> u64 {
+    // NMI, #DF and #MC run on IST stacks, not below RSP0: they stay on the kernel's path (an
+    // NMI returns to user code directly; the other two are fatal anyway).
+    let ist = matches!(frame.vector, 2 | 8 | 18);
+    if frame.cs & 3 == 3 && !ist {
+        user::trap_from_user(frame, kernel_trap);
+        return 1;
+    }
+    kernel_trap(frame);
+    0
+}
+
+fn kernel_trap(frame: &mut TrapFrame) {
     match frame.vector {
         VEC_BREAKPOINT => {
             let n = BREAKPOINTS.fetch_add(1, Ordering::Relaxed) + 1;

@@ -7,6 +7,8 @@ mod host;
 mod protocol;
 mod system;
 
+pub use host::print_tail;
+
 use std::process::ExitCode;
 use std::time::Instant;
 

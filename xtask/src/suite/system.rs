@@ -1,6 +1,7 @@
 //! QEMU system tests: the boots run per architecture, one after another.
 
-use std::time::Duration;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
@@ -8,6 +9,7 @@ use crate::arch::Arch;
 use crate::build::{self, Kernel};
 use crate::cli::TestArgs;
 use crate::grub;
+use crate::initramfs;
 use crate::qemu::{self, Boot, Spec};
 use crate::suite::Tally;
 use crate::suite::check::{self, Exit, Expect, Kind};
@@ -109,11 +111,34 @@ pub fn run(ws: &Workspace, arch: Arch, args: &TestArgs, tally: &mut Tally) -> Re
             return Ok(());
         }
     };
+    // Every boot carries the initramfs, as `cargo xtask run` does. If it cannot be built, that
+    // is one failed test and the boots go on without it, so kernel failures still show.
+    println!("== {arch}: building the initramfs");
+    let started = Instant::now();
+    let initrd = match initramfs::build(ws, &kernel) {
+        Ok(initramfs) => {
+            let took = format!("{:.1} s", started.elapsed().as_secs_f64());
+            tally.record(
+                &format!("{arch}/initramfs"),
+                true,
+                &format!("{took}; {}", initramfs.summary()),
+            );
+            Some(initramfs.path)
+        }
+        Err(err) => {
+            tally.record(
+                &format!("{arch}/initramfs"),
+                false,
+                &format!("{err:#}; booting without an initrd"),
+            );
+            None
+        }
+    };
     let logs = ws.out_dir("xtask-logs")?;
     let timeout = Duration::from_secs(args.timeout);
     for boot in boots(arch) {
         let prefix = format!("{arch}/{}", boot.name);
-        let spec = match spec(ws, &kernel, &boot) {
+        let spec = match spec(ws, &kernel, initrd.as_deref(), &boot) {
             Ok(spec) => spec,
             Err(err) => {
                 tally.record(&format!("{prefix}/boot"), false, &format!("{err:#}"));
@@ -160,16 +185,18 @@ pub fn run(ws: &Workspace, arch: Arch, args: &TestArgs, tally: &mut Tally) -> Re
     Ok(())
 }
 
-fn spec(ws: &Workspace, kernel: &Kernel, boot: &BootConfig) -> Result<Spec> {
+fn spec(ws: &Workspace, kernel: &Kernel, initrd: Option<&Path>, boot: &BootConfig) -> Result<Spec> {
     let mut spec = Spec::new(kernel.arch, kernel);
     spec.mem = boot.mem.to_string();
     spec.smp = boot.smp;
     spec.el1 = boot.el1;
     if boot.grub {
-        let iso = grub::iso(ws, kernel, &format!("test-{}", boot.name), boot.cmdline)?;
+        let name = format!("test-{}", boot.name);
+        let iso = grub::iso(ws, kernel, initrd, &name, boot.cmdline)?;
         spec.boot = Boot::Cdrom(iso);
     } else {
         spec.append = Some(boot.cmdline.to_string());
+        spec.initrd = initrd.map(Path::to_path_buf);
     }
     Ok(spec)
 }

@@ -13,6 +13,12 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use mm::frame::MAX_ORDER;
 use mm::page_table::PageSize;
 
+mod user;
+#[cfg(target_arch = "aarch64")]
+mod user_aarch64;
+#[cfg(target_arch = "x86_64")]
+mod user_x86_64;
+
 type Outcome = Result<(), String>;
 
 struct Case {
@@ -45,9 +51,18 @@ const CASES: &[Case] = &[
         name: "clock",
         run: clock,
     },
+    Case {
+        name: "user",
+        run: user::user_mode,
+    },
+    #[cfg(target_arch = "aarch64")]
+    Case {
+        name: "user_exits",
+        run: user_aarch64::exits::user_exits,
+    },
 ];
 
-fn check(cond: bool, what: impl FnOnce() -> String) -> Outcome {
+pub(crate) fn check(cond: bool, what: impl FnOnce() -> String) -> Outcome {
     if cond { Ok(()) } else { Err(what()) }
 }
 

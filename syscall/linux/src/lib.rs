@@ -1,0 +1,20 @@
+//! The Linux personality: how Linux programs are loaded and served.
+//!
+//! Generic over [`Kernel`], which names the arch and the kernel services (scheduler, page
+//! memory, the VFS). The kernel binary instantiates it once.
+#![no_std]
+#![deny(unsafe_code)]
+
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+pub mod exec;
+mod kernel;
+mod process;
+mod sys;
+mod uaccess;
+
+pub use kernel::Kernel;
+pub use process::{Process, Task, spawn_init};
+pub use sys::unimplemented_count;

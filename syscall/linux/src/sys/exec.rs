@@ -1,0 +1,124 @@
+//! execve: replace the calling process's program.
+
+use crate::exec::load;
+use crate::kernel::Kernel;
+use crate::process::{Regs, Task, new_vm, read_file};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use arch_api::UserContext;
+use syscall::{Errno, Result};
+use vfs::{EmptyPath, FileType, Path};
+
+const PATH_MAX: usize = 4096;
+/// Nested `#!` interpreters Linux follows (BINPRM_MAX_RECURSION).
+const MAX_INTERP_DEPTH: usize = 4;
+const SIG_IGN: u64 = 1;
+
+pub fn execve<K: Kernel>(
+    t: &Arc<Task<K>>,
+    regs: &mut Regs<K>,
+    path: u64,
+    argv: u64,
+    envp: u64,
+) -> Result<usize> {
+    let u = t.process.user();
+    let path = u.read_cstr(path, PATH_MAX)?;
+    let argv = u.read_cstr_array(argv)?;
+    let envp = u.read_cstr_array(envp)?;
+    exec(t, regs, path, argv, envp, 0)
+}
+
+/// Split a `#!` line into the interpreter and its optional single argument.
+fn shebang(image: &[u8]) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
+    let rest = image.strip_prefix(b"#!")?;
+    let line = &rest[..rest
+        .iter()
+        .take(256)
+        .position(|&b| b == b'\n')
+        .unwrap_or(rest.len().min(256))];
+    let line = line.trim_ascii();
+    let split = line.iter().position(|b| b.is_ascii_whitespace());
+    let (interp, arg) = match split {
+        Some(i) => (&line[..i], Some(line[i..].trim_ascii())),
+        None => (line, None),
+    };
+    if interp.is_empty() {
+        return None;
+    }
+    Some((
+        interp.to_vec(),
+        arg.filter(|a| !a.is_empty()).map(<[u8]>::to_vec),
+    ))
+}
+
+pub(crate) fn exec<K: Kernel>(
+    t: &Arc<Task<K>>,
+    regs: &mut Regs<K>,
+    path: Vec<u8>,
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+    depth: usize,
+) -> Result<usize> {
+    let p = &t.process;
+    // Executable regular file?
+    let meta = p.lookup(|l| K::vfs().stat(l, Path::new(&path, EmptyPath::Deny)?, true))?;
+    if meta.file_type() != FileType::Regular {
+        return Err(Errno::EACCES);
+    }
+    p.lookup(|l| K::vfs().access(l, Path::new(&path, EmptyPath::Deny)?, 1, true))?;
+    let image = read_file(p, &path)?;
+    if let Some((interp, arg)) = shebang(&image) {
+        if depth >= MAX_INTERP_DEPTH {
+            return Err(Errno::ELOOP);
+        }
+        let mut new_argv = Vec::with_capacity(argv.len() + 2);
+        new_argv.push(interp.clone());
+        new_argv.extend(arg);
+        new_argv.push(path);
+        new_argv.extend(argv.into_iter().skip(1));
+        return exec(t, regs, interp, new_argv, envp, depth + 1);
+    }
+    let argv_refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+    let envp_refs: Vec<&[u8]> = envp.iter().map(Vec::as_slice).collect();
+    let mut vm = new_vm::<K>()?;
+    let entry = load::load::<K>(&mut vm, &image, &argv_refs, &envp_refs, &path)?;
+    drop(image);
+    // Point of no return: switch to the new address space before the old one goes.
+    let old = core::mem::replace(&mut *p.vm.lock(), vm);
+    super::activate_root::<K>(p.vm.lock().root());
+    drop(old);
+    let closed = p.files.lock().close_on_exec();
+    drop(closed);
+    for a in p.actions.lock().iter_mut() {
+        if a.handler != SIG_IGN {
+            *a = Default::default();
+        }
+    }
+    *t.altstack.lock() = (0, 2, 0);
+    *p.name.lock() = path.rsplit(|&b| b == b'/').next().unwrap_or(&path).to_vec();
+    *regs = Regs::<K>::new(entry.ip, entry.sp);
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shebang;
+
+    #[test]
+    fn shebang_lines() {
+        assert_eq!(
+            shebang(b"#!/bin/sh\necho"),
+            Some((b"/bin/sh".to_vec(), None))
+        );
+        assert_eq!(
+            shebang(b"#! /bin/sh -e \n"),
+            Some((b"/bin/sh".to_vec(), Some(b"-e".to_vec())))
+        );
+        assert_eq!(
+            shebang(b"#!/usr/bin/env python3 -u"),
+            Some((b"/usr/bin/env".to_vec(), Some(b"python3 -u".to_vec())))
+        );
+        assert_eq!(shebang(b"#!\n"), None);
+        assert_eq!(shebang(b"\x7fELF"), None);
+    }
+}

@@ -1,0 +1,153 @@
+//! openat, getcwd, chdir, mkdirat, unlinkat, readlinkat, faccessat, umask.
+
+use crate::exec::elf::Machine;
+use crate::kernel::Kernel;
+use crate::process::Process;
+use syscall::{Errno, Result};
+use vfs::{EmptyPath, FileType, Lookup, OpenFlags, Path, PathRef};
+
+pub const AT_FDCWD: i32 = -100;
+pub const AT_REMOVEDIR: u32 = 0x200;
+pub const AT_EMPTY_PATH: u32 = 0x1000;
+const PATH_MAX: usize = 4096;
+
+/// The syscall ABI (flag encodings) of the kernel's user programs.
+pub fn abi<K: Kernel>() -> syscall::Arch {
+    match K::MACHINE {
+        Machine::X86_64 => syscall::Arch::X86_64,
+        Machine::Aarch64 => syscall::Arch::Aarch64,
+    }
+}
+
+/// Run `f` with a lookup starting at `dirfd` (or the cwd for `AT_FDCWD`) and the path read
+/// from user memory.
+pub fn at<K: Kernel, R>(
+    p: &Process<K>,
+    dirfd: i32,
+    path: u64,
+    empty: EmptyPath,
+    f: impl FnOnce(&Lookup<'_>, Path<'_>) -> Result<R>,
+) -> Result<R> {
+    let bytes = p.user().read_cstr(path, PATH_MAX)?;
+    let path = Path::new(&bytes, empty)?;
+    let fs = p.fs.lock();
+    let start: PathRef = if dirfd == AT_FDCWD || bytes.first() == Some(&b'/') {
+        fs.cwd.clone()
+    } else {
+        let file = p.file(usize::try_from(dirfd).map_err(|_| Errno::EBADF)?)?;
+        let place = file.path().cloned().ok_or(Errno::ENOTDIR)?;
+        if !place.metadata().is_dir() && !bytes.is_empty() {
+            return Err(Errno::ENOTDIR);
+        }
+        place
+    };
+    let lookup = Lookup {
+        root: &fs.root,
+        start: &start,
+        cred: &p.cred,
+    };
+    f(&lookup, path)
+}
+
+pub fn openat<K: Kernel>(
+    p: &Process<K>,
+    dirfd: i32,
+    path: u64,
+    flags: u32,
+    mode: u32,
+) -> Result<usize> {
+    let flags = OpenFlags::from_linux(flags, abi::<K>());
+    let mode = mode & 0o7777 & !p.fs.lock().umask;
+    let file = at(p, dirfd, path, EmptyPath::Deny, |l, path| {
+        K::vfs().open(l, path, flags, mode)
+    })?;
+    p.files
+        .lock()
+        .insert(file, flags.contains(OpenFlags::CLOEXEC))
+}
+
+pub fn getcwd<K: Kernel>(p: &Process<K>, buf: u64, size: usize) -> Result<usize> {
+    let path = {
+        let fs = p.fs.lock();
+        K::vfs().path_of(&fs.root, &fs.cwd)?
+    };
+    if path.len() + 1 > size {
+        return Err(Errno::ERANGE);
+    }
+    let mut out = path;
+    out.push(0);
+    p.user().write(buf, &out)?;
+    Ok(out.len())
+}
+
+pub fn chdir<K: Kernel>(p: &Process<K>, path: u64) -> Result<usize> {
+    let place = at(p, AT_FDCWD, path, EmptyPath::Deny, |l, path| {
+        K::vfs().resolve(l, path, true)
+    })?;
+    if !place.metadata().is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    p.fs.lock().cwd = place;
+    Ok(0)
+}
+
+pub fn mkdirat<K: Kernel>(p: &Process<K>, dirfd: i32, path: u64, mode: u32) -> Result<usize> {
+    let mode = mode & 0o7777 & !p.fs.lock().umask;
+    at(p, dirfd, path, EmptyPath::Deny, |l, path| {
+        K::vfs().mkdir(l, path, mode)
+    })
+    .map(|_| 0)
+}
+
+pub fn unlinkat<K: Kernel>(p: &Process<K>, dirfd: i32, path: u64, flags: u32) -> Result<usize> {
+    match flags {
+        0 => at(p, dirfd, path, EmptyPath::Deny, |l, path| {
+            K::vfs().unlink(l, path)
+        })
+        .map(|_| 0),
+        AT_REMOVEDIR => at(p, dirfd, path, EmptyPath::Deny, |l, path| {
+            K::vfs().rmdir(l, path)
+        })
+        .map(|_| 0),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub fn readlinkat<K: Kernel>(
+    p: &Process<K>,
+    dirfd: i32,
+    path: u64,
+    buf: u64,
+    size: usize,
+) -> Result<usize> {
+    if size as isize <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let target = at(p, dirfd, path, EmptyPath::Deny, |l, path| {
+        let place = K::vfs().resolve(l, path, false)?;
+        if place.metadata().file_type() != FileType::Symlink {
+            return Err(Errno::EINVAL);
+        }
+        K::vfs().readlink(l, path)
+    })?;
+    let n = target.len().min(size);
+    p.user().write(buf, &target[..n])?;
+    Ok(n)
+}
+
+pub fn faccessat<K: Kernel>(p: &Process<K>, dirfd: i32, path: u64, mode: u32) -> Result<usize> {
+    if mode & !7 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    at(p, dirfd, path, EmptyPath::Deny, |l, path| {
+        K::vfs().access(l, path, mode, true)
+    })
+    .map(|_| 0)
+}
+
+pub fn umask<K: Kernel>(p: &Process<K>, mask: u32) -> Result<usize> {
+    let mut fs = p.fs.lock();
+    let old = fs.umask;
+    fs.umask = mask & 0o777;
+    Ok(old as usize)
+}

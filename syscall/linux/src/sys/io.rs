@@ -1,0 +1,169 @@
+//! read, write, readv, writev, pread64, pwrite64, lseek, ioctl, getdents64.
+
+use super::poll::blocking;
+use crate::kernel::Kernel;
+use crate::process::Process;
+use alloc::vec;
+use alloc::vec::Vec;
+use syscall::{Errno, Result};
+use vfs::{Events, OpenFile};
+
+/// Largest transfer one call makes (Linux's MAX_RW_COUNT is ~2 GiB; we bound the kernel
+/// buffer instead, and callers loop as POSIX allows).
+const MAX_IO: usize = 1 << 20;
+/// Most iovecs in one readv/writev (UIO_MAXIOV).
+const IOV_MAX: usize = 1024;
+
+impl<K: Kernel> Process<K> {
+    /// The open file behind `fd`, or EBADF.
+    pub fn file(&self, fd: usize) -> Result<alloc::sync::Arc<OpenFile>> {
+        Ok(self.files.lock().get(fd)?.clone())
+    }
+}
+
+pub fn read<K: Kernel>(p: &Process<K>, fd: usize, buf: u64, len: usize) -> Result<usize> {
+    let file = p.file(fd)?;
+    let mut kbuf = vec![0u8; len.min(MAX_IO)];
+    let n = blocking::<K, _>(&file, Events::IN, || file.read(&mut kbuf))?;
+    p.user().write(buf, &kbuf[..n])?;
+    Ok(n)
+}
+
+pub fn write<K: Kernel>(p: &Process<K>, fd: usize, buf: u64, len: usize) -> Result<usize> {
+    let file = p.file(fd)?;
+    let data = p.user().read_vec(buf, len.min(MAX_IO))?;
+    blocking::<K, _>(&file, Events::OUT, || file.write(&data))
+}
+
+pub fn pread<K: Kernel>(
+    p: &Process<K>,
+    fd: usize,
+    buf: u64,
+    len: usize,
+    off: i64,
+) -> Result<usize> {
+    let file = p.file(fd)?;
+    let mut kbuf = vec![0u8; len.min(MAX_IO)];
+    let n = file.pread(&mut kbuf, off)?;
+    p.user().write(buf, &kbuf[..n])?;
+    Ok(n)
+}
+
+pub fn pwrite<K: Kernel>(
+    p: &Process<K>,
+    fd: usize,
+    buf: u64,
+    len: usize,
+    off: i64,
+) -> Result<usize> {
+    let file = p.file(fd)?;
+    let data = p.user().read_vec(buf, len.min(MAX_IO))?;
+    file.pwrite(&data, off)
+}
+
+fn iovecs<K: Kernel>(p: &Process<K>, iov: u64, count: usize) -> Result<Vec<(u64, usize)>> {
+    if count > IOV_MAX {
+        return Err(Errno::EINVAL);
+    }
+    let raw = p.user().read_vec(iov, count * 16)?;
+    let mut total = 0usize;
+    raw.chunks_exact(16)
+        .map(|c| {
+            let base = u64::from_le_bytes(c[..8].try_into().map_err(|_| Errno::EFAULT)?);
+            let len = u64::from_le_bytes(c[8..].try_into().map_err(|_| Errno::EFAULT)?);
+            total = total
+                .checked_add(len as usize)
+                .filter(|&t| t <= isize::MAX as usize)
+                .ok_or(Errno::EINVAL)?;
+            Ok((base, len as usize))
+        })
+        .collect()
+}
+
+pub fn readv<K: Kernel>(p: &Process<K>, fd: usize, iov: u64, count: usize) -> Result<usize> {
+    let file = p.file(fd)?;
+    let vecs = iovecs(p, iov, count)?;
+    let total: usize = vecs.iter().map(|v| v.1).sum();
+    let mut kbuf = vec![0u8; total.min(MAX_IO)];
+    let n = blocking::<K, _>(&file, Events::IN, || file.read(&mut kbuf))?;
+    let mut done = 0;
+    for (base, len) in vecs {
+        if done == n {
+            break;
+        }
+        let k = len.min(n - done);
+        p.user().write(base, &kbuf[done..done + k])?;
+        done += k;
+    }
+    Ok(n)
+}
+
+pub fn writev<K: Kernel>(p: &Process<K>, fd: usize, iov: u64, count: usize) -> Result<usize> {
+    let file = p.file(fd)?;
+    let mut data = Vec::new();
+    for (base, len) in iovecs(p, iov, count)? {
+        let len = len.min(MAX_IO - data.len());
+        data.extend_from_slice(&p.user().read_vec(base, len)?);
+    }
+    // One write, so that the pieces land together (pipes: atomically up to PIPE_BUF).
+    blocking::<K, _>(&file, Events::OUT, || file.write(&data))
+}
+
+pub fn lseek<K: Kernel>(p: &Process<K>, fd: usize, off: i64, whence: u32) -> Result<usize> {
+    Ok(p.file(fd)?.lseek(off, whence)? as usize)
+}
+
+pub fn ioctl<K: Kernel>(p: &Process<K>, fd: usize, cmd: u32, arg: usize) -> Result<usize> {
+    let file = p.file(fd)?;
+    match cmd {
+        // FIOCLEX / FIONCLEX act on the descriptor, not the file.
+        0x5451 => p.files.lock().set_cloexec(fd, true).map(|_| 0),
+        0x5450 => p.files.lock().set_cloexec(fd, false).map(|_| 0),
+        _ => file.ioctl(cmd, arg, &p.user()),
+    }
+}
+
+pub fn getdents64<K: Kernel>(p: &Process<K>, fd: usize, buf: u64, len: usize) -> Result<usize> {
+    let file = p.file(fd)?;
+    let mut kbuf = vec![0u8; len.min(MAX_IO)];
+    let n = file.getdents64(&mut kbuf)?;
+    p.user().write(buf, &kbuf[..n])?;
+    Ok(n)
+}
+
+/// `sendfile(out, in, offset, count)`: copy through a kernel buffer. With `offset`, read from
+/// there and store the new offset, leaving the input file's position alone.
+pub fn sendfile<K: Kernel>(
+    p: &Process<K>,
+    out_fd: usize,
+    in_fd: usize,
+    offset: u64,
+    count: usize,
+) -> Result<usize> {
+    let input = p.file(in_fd)?;
+    let output = p.file(out_fd)?;
+    if !input.flags().readable() || !output.flags().writable() {
+        return Err(Errno::EBADF);
+    }
+    let mut kbuf = vec![0u8; count.min(MAX_IO)];
+    let n = if offset != 0 {
+        let off = p.user().read_u64(offset)? as i64;
+        if off < 0 {
+            return Err(Errno::EINVAL);
+        }
+        let n = input.pread(&mut kbuf, off)?;
+        p.user().write_u64(offset, (off as u64) + n as u64)?;
+        n
+    } else {
+        blocking::<K, _>(&input, Events::IN, || input.read(&mut kbuf))?
+    };
+    let mut done = 0;
+    while done < n {
+        let w = blocking::<K, _>(&output, Events::OUT, || output.write(&kbuf[done..n]))?;
+        if w == 0 {
+            break;
+        }
+        done += w;
+    }
+    Ok(done)
+}

@@ -1,0 +1,122 @@
+//! set_tid_address, set_robust_list, uname, arch_prctl, prlimit64, getrandom.
+
+use crate::kernel::Kernel;
+use crate::process::{Process, Regs, Task};
+use alloc::sync::Arc;
+use alloc::vec;
+use arch_api::UserContext;
+use core::sync::atomic::Ordering;
+use syscall::{Errno, Result};
+
+pub fn set_tid_address<K: Kernel>(t: &Arc<Task<K>>, addr: u64) -> Result<usize> {
+    t.clear_child_tid.store(addr, Ordering::Relaxed);
+    Ok(t.tid as usize)
+}
+
+/// The robust futex list is only walked at thread exit, which does not need it yet; the size
+/// check is Linux's.
+pub fn set_robust_list(len: usize) -> Result<usize> {
+    if len != 24 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+pub fn uname<K: Kernel>(p: &Process<K>, buf: u64) -> Result<usize> {
+    let fields: [&[u8]; 6] = [
+        b"Linux",
+        b"levitate",
+        b"6.1.0-levitate",
+        concat!("#1 SMP PREEMPT Levitate ", env!("CARGO_PKG_VERSION")).as_bytes(),
+        K::PLATFORM.as_bytes(),
+        b"(none)",
+    ];
+    let mut out = vec![0u8; 65 * 6];
+    for (i, f) in fields.iter().enumerate() {
+        out[65 * i..65 * i + f.len()].copy_from_slice(f);
+    }
+    p.user().write(buf, &out)?;
+    Ok(0)
+}
+
+const ARCH_SET_GS: u32 = 0x1001;
+const ARCH_SET_FS: u32 = 0x1002;
+const ARCH_GET_FS: u32 = 0x1003;
+const ARCH_GET_GS: u32 = 0x1004;
+
+pub fn arch_prctl<K: Kernel>(
+    p: &Process<K>,
+    regs: &mut Regs<K>,
+    code: u32,
+    addr: u64,
+) -> Result<usize> {
+    match code {
+        ARCH_SET_FS => {
+            if addr >= 0x0000_8000_0000_0000 {
+                return Err(Errno::EPERM);
+            }
+            regs.set_tls(addr);
+            Ok(0)
+        }
+        ARCH_GET_FS => p.user().write_u64(addr, regs.tls()).map(|_| 0),
+        // GS is not used by Linux user space on x86_64; keep it unsupported but well-formed.
+        ARCH_SET_GS | ARCH_GET_GS => Err(Errno::EINVAL),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+const RLIM_INFINITY: u64 = u64::MAX;
+const RLIMIT_STACK: u32 = 3;
+const RLIMIT_NOFILE: u32 = 7;
+const RLIM_NLIMITS: u32 = 16;
+
+pub fn prlimit64<K: Kernel>(
+    p: &Process<K>,
+    pid: usize,
+    res: u32,
+    new: u64,
+    old: u64,
+) -> Result<usize> {
+    if pid != 0 && pid != p.pid as usize {
+        return Err(Errno::ESRCH);
+    }
+    if res >= RLIM_NLIMITS {
+        return Err(Errno::EINVAL);
+    }
+    let current = match res {
+        RLIMIT_STACK => (8 << 20, RLIM_INFINITY),
+        RLIMIT_NOFILE => {
+            let n = p.files.lock().limit() as u64;
+            (n, n)
+        }
+        _ => (RLIM_INFINITY, RLIM_INFINITY),
+    };
+    if old != 0 {
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&current.0.to_le_bytes());
+        b[8..].copy_from_slice(&current.1.to_le_bytes());
+        p.user().write(old, &b)?;
+    }
+    if new != 0 {
+        let b = p.user().read_vec(new, 16)?;
+        let cur = u64::from_le_bytes(b[..8].try_into().map_err(|_| Errno::EFAULT)?);
+        let max = u64::from_le_bytes(b[8..].try_into().map_err(|_| Errno::EFAULT)?);
+        if cur > max {
+            return Err(Errno::EINVAL);
+        }
+        if res == RLIMIT_NOFILE {
+            p.files.lock().set_limit(cur.min(1 << 20) as usize)?;
+        }
+    }
+    Ok(0)
+}
+
+pub fn getrandom<K: Kernel>(p: &Process<K>, buf: u64, len: usize, flags: u32) -> Result<usize> {
+    if flags & !0x7 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut b = vec![0u8; len.min(1 << 20)];
+    K::fill_random(&mut b);
+    p.user().write(buf, &b)?;
+    Ok(b.len())
+}
