@@ -11,6 +11,7 @@ mod console;
 mod ktest;
 mod memory;
 mod panic;
+mod tty;
 mod userland;
 
 use arch_api::{Arch, BootInfo, ExitStatus};
@@ -46,6 +47,7 @@ pub fn levitate_main(boot: &'static BootInfo) -> ! {
     banner(boot, &mem, &platform);
 
     SCHED.init_cpu("boot");
+    SCHED.start_ticks(TICK_HZ);
     A::start_timer(TICK_HZ, timer_tick);
     A::irq_enable();
 

@@ -8,14 +8,19 @@ use alloc::sync::Arc;
 use arch_api::{Arch, BootInfo, ExitStatus};
 use devfs::{Csprng, DevFs, EntropySource};
 use linux::exec::elf::Machine;
-use spin::{Mutex, Once};
+use spin::Once;
 use syscall::{Errno, Result};
-use vfs::{
-    Clock, Cred, DeviceRegistry, EmptyPath, Events, FileOps, Lookup, Path, Timespec, UserMem, Vfs,
-};
+use vfs::{Clock, Cred, DeviceRegistry, EmptyPath, Lookup, Path, Timespec, Vfs};
 
 static VFS: Once<Vfs> = Once::new();
 static RNG: Once<Arc<Csprng>> = Once::new();
+static PROC: Once<Arc<linux::ProcView<Levitate>>> = Once::new();
+
+/// (total, free) KiB of RAM, for /proc/meminfo.
+fn memory_kib() -> (u64, u64) {
+    let frames = crate::memory::FRAMES.lock();
+    (frames.total_frames() * 4, frames.free_frames() * 4)
+}
 
 /// The kernel as the Linux personality sees it.
 pub struct Levitate;
@@ -47,6 +52,10 @@ impl linux::Kernel for Levitate {
     fn realtime_ns() -> u64 {
         // No RTC driver yet: the wall clock starts at the epoch at boot.
         A::now_ns()
+    }
+    fn memory() -> (u64, u64) {
+        let (total, free) = memory_kib();
+        (total * 1024, free * 1024)
     }
     fn tick_hz() -> u64 {
         u64::from(TICK_HZ)
@@ -94,93 +103,6 @@ impl Clock for KernelClock {
     }
 }
 
-/// The serial console as a terminal: output goes to the arch console. Input needs the UART
-/// receive path, which does not exist yet, so reads wait for data that never comes (or say
-/// EAGAIN when non-blocking).
-struct Console {
-    termios: Mutex<[u8; 36]>,
-    winsize: Mutex<[u8; 8]>,
-}
-
-const TCGETS: u32 = 0x5401;
-const TCSETS: u32 = 0x5402;
-const TCSETSW: u32 = 0x5403;
-const TCSETSF: u32 = 0x5404;
-const TIOCGPGRP: u32 = 0x540f;
-const TIOCSPGRP: u32 = 0x5410;
-const TIOCGWINSZ: u32 = 0x5413;
-const TIOCSWINSZ: u32 = 0x5414;
-
-impl Console {
-    fn new() -> Self {
-        // Linux's defaults for a serial console: ICRNL|IXON, OPOST|ONLCR, B38400|CS8|CREAD|
-        // HUPCL, ISIG|ICANON|ECHO|ECHOE|ECHOK|ECHOCTL|ECHOKE|IEXTEN, and the usual c_cc.
-        let mut t = [0u8; 36];
-        t[0..4].copy_from_slice(&0x0500u32.to_le_bytes());
-        t[4..8].copy_from_slice(&0x0005u32.to_le_bytes());
-        t[8..12].copy_from_slice(&0x04bfu32.to_le_bytes());
-        t[12..16].copy_from_slice(&0x8a3bu32.to_le_bytes());
-        let cc: [u8; 17] = [3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0];
-        t[17..17 + cc.len()].copy_from_slice(&cc);
-        let mut w = [0u8; 8];
-        w[0..2].copy_from_slice(&24u16.to_le_bytes());
-        w[2..4].copy_from_slice(&80u16.to_le_bytes());
-        Console {
-            termios: Mutex::new(t),
-            winsize: Mutex::new(w),
-        }
-    }
-}
-
-impl FileOps for Console {
-    fn read(&self, _offset: u64, _buf: &mut [u8], _nonblock: bool) -> Result<usize> {
-        Err(Errno::EAGAIN)
-    }
-
-    fn write(&self, _offset: u64, buf: &[u8], _nonblock: bool) -> Result<usize> {
-        // ONLCR: the terminal turns "\n" into "\r\n".
-        for line in buf.split_inclusive(|&b| b == b'\n') {
-            match line.strip_suffix(b"\n") {
-                Some(text) => {
-                    A::console_write(text);
-                    A::console_write(b"\r\n");
-                }
-                None => A::console_write(line),
-            }
-        }
-        Ok(buf.len())
-    }
-
-    fn poll(&self) -> Events {
-        Events::OUT | Events::WRNORM
-    }
-
-    fn ioctl(&self, cmd: u32, arg: usize, user: &dyn UserMem) -> Result<usize> {
-        match cmd {
-            TCGETS => user.write(arg, &*self.termios.lock()).map(|_| 0),
-            TCSETS | TCSETSW | TCSETSF => {
-                let mut t = [0u8; 36];
-                user.read(arg, &mut t)?;
-                *self.termios.lock() = t;
-                Ok(0)
-            }
-            TIOCGWINSZ => user.write(arg, &*self.winsize.lock()).map(|_| 0),
-            TIOCSWINSZ => {
-                let mut w = [0u8; 8];
-                user.read(arg, &mut w)?;
-                *self.winsize.lock() = w;
-                Ok(0)
-            }
-            // Job control comes with sessions; until then PID 1's group owns the terminal.
-            TIOCGPGRP => user.write(arg, &1i32.to_le_bytes()).map(|_| 0),
-            TIOCSPGRP => Ok(0),
-            _ => Err(Errno::ENOTTY),
-        }
-    }
-}
-
-impl vfs::CharDevice for Console {}
-
 /// Build the root filesystem: tmpfs at /, the initramfs unpacked into it, devtmpfs on /dev.
 fn mount_root(boot: &BootInfo) -> Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(KernelClock);
@@ -217,12 +139,23 @@ fn mount_root(boot: &BootInfo) -> Result<()> {
     let rng = Csprng::new(Arc::new(TimerJitter));
     RNG.call_once(|| rng.clone());
     dev.register_memory_devices(rng)?;
-    let console = Arc::new(Console::new());
+    let console = crate::tty::console();
     dev.register(b"console", 5, 1, 0o600, console.clone())?;
     dev.register(b"ttyS0", 4, 64, 0o620, console.clone())?;
     dev.register(b"tty", 5, 0, 0o666, console)?;
     let target = vfs.resolve(&lookup, Path::new(b"/dev", EmptyPath::Deny)?, true)?;
     vfs.mount(&target, dev, b"devtmpfs")?;
+
+    match vfs.mkdir(&lookup, Path::new(b"/proc", EmptyPath::Deny)?, 0o555) {
+        Ok(()) | Err(Errno::EEXIST) => {}
+        Err(e) => return Err(e),
+    }
+    let view = PROC
+        .call_once(|| linux::ProcView::new(memory_kib, boot.cmdline, 1))
+        .clone();
+    let procfs = procfs::ProcFs::new(view, vfs::types::makedev(0, 3));
+    let target = vfs.resolve(&lookup, Path::new(b"/proc", EmptyPath::Deny)?, true)?;
+    vfs.mount(&target, procfs, b"proc")?;
     Ok(())
 }
 
@@ -232,6 +165,7 @@ pub fn start(boot: &BootInfo) -> bool {
         log::error!("root filesystem: {e}");
         return false;
     }
+    crate::tty::start_input();
     if boot.initrd.is_none() && boot.cmdline_value("init").is_none() {
         log::info!("no initramfs and no init= on the command line: no user space to start");
         return false;
@@ -244,7 +178,10 @@ pub fn start(boot: &BootInfo) -> bool {
         b"PATH=/sbin:/usr/sbin:/bin:/usr/bin",
     ];
     match linux::spawn_init::<Levitate>(init.as_bytes(), &argv, &envp) {
-        Ok(_) => {
+        Ok(task) => {
+            if let Some(view) = PROC.get() {
+                view.set_init(&task.process);
+            }
             log::info!("started {init} as PID 1");
             true
         }

@@ -51,6 +51,8 @@ pub struct Thread<A: Arch> {
     stack: spin::Mutex<Option<Box<[u8]>>>,
     /// The user address space (page-table root) this thread runs in; 0 for none.
     user_root: AtomicU64,
+    /// A number for the layer above (the process id of a user thread).
+    tag: AtomicU64,
 }
 
 // SAFETY: `context` is only touched by the context switch, with the owning CPU's run-queue lock
@@ -67,6 +69,13 @@ impl<A: Arch> Thread<A> {
     }
     pub fn state(&self) -> ThreadState {
         ThreadState::from_u8(self.state.load(Ordering::Acquire))
+    }
+    /// The number the layer above attached (0 if none).
+    pub fn tag(&self) -> u64 {
+        self.tag.load(Ordering::Relaxed)
+    }
+    pub fn set_tag(&self, tag: u64) {
+        self.tag.store(tag, Ordering::Relaxed);
     }
     fn set_state(&self, s: ThreadState) {
         self.state.store(s as u8, Ordering::Release);
@@ -167,6 +176,11 @@ pub struct Scheduler<A: Arch> {
     ticks: AtomicU64,
     next_id: AtomicU64,
     switches: AtomicU64,
+    /// Ticks that found a CPU running its idle thread.
+    idle_ticks: AtomicU64,
+    /// Tick period and the monotonic time of tick 0 (set by `start_ticks`).
+    tick_ns: AtomicU64,
+    tick_base_ns: AtomicU64,
 }
 
 impl<A: Arch> Default for Scheduler<A> {
@@ -182,6 +196,9 @@ impl<A: Arch> Scheduler<A> {
             ticks: AtomicU64::new(0),
             next_id: AtomicU64::new(0),
             switches: AtomicU64::new(0),
+            idle_ticks: AtomicU64::new(0),
+            tick_ns: AtomicU64::new(0),
+            tick_base_ns: AtomicU64::new(0),
         }
     }
 
@@ -202,6 +219,7 @@ impl<A: Arch> Scheduler<A> {
             context: UnsafeCell::new(context),
             stack: spin::Mutex::new(stack),
             user_root: AtomicU64::new(0),
+            tag: AtomicU64::new(0),
         })
     }
 
@@ -269,14 +287,33 @@ impl<A: Arch> Scheduler<A> {
         self.schedule();
     }
 
+    /// Declare the timer's rate before it starts, so that [`Scheduler::tick`] can make up for
+    /// timer interrupts the machine dropped (an emulator under load coalesces them): like
+    /// Linux's jiffies, the tick count follows the monotonic clock, not the interrupt count.
+    pub fn start_ticks(&self, hz: u32) {
+        self.tick_ns
+            .store(1_000_000_000 / u64::from(hz.max(1)), Ordering::Relaxed);
+        self.tick_base_ns.store(A::now_ns(), Ordering::Relaxed);
+    }
+
     /// The timer interrupt: count the tick, wake sleepers, preempt at the end of a slice.
     pub fn tick(&'static self) {
-        let now = self.ticks.fetch_add(1, Ordering::Relaxed) + 1;
+        let period = self.tick_ns.load(Ordering::Relaxed);
+        let due = match period {
+            0 => 0,
+            p => A::now_ns().saturating_sub(self.tick_base_ns.load(Ordering::Relaxed)) / p,
+        };
+        let counted = self.ticks.load(Ordering::Relaxed) + 1;
+        let now = counted.max(due);
+        self.ticks.store(now, Ordering::Relaxed);
         let preempt = {
             let mut cpu = self.cpu().lock();
             cpu.queue.wake_expired(now);
             cpu.slice_left = cpu.slice_left.saturating_sub(1);
             let idle = cpu.current.as_ref().is_some_and(|c| cpu.is_idle(c));
+            if idle {
+                self.idle_ticks.fetch_add(1, Ordering::Relaxed);
+            }
             (cpu.slice_left == 0 || idle) && !cpu.queue.is_empty()
         };
         if preempt {
@@ -287,6 +324,11 @@ impl<A: Arch> Scheduler<A> {
     /// Timer ticks since the timer started.
     pub fn ticks(&self) -> u64 {
         self.ticks.load(Ordering::Relaxed)
+    }
+
+    /// Time CPUs spent idle, in nanoseconds (counted in whole ticks).
+    pub fn idle_ns(&self, tick_hz: u64) -> u64 {
+        self.idle_ticks.load(Ordering::Relaxed) * (1_000_000_000 / tick_hz.max(1))
     }
 
     /// Context switches so far.

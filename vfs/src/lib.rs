@@ -31,6 +31,7 @@ pub mod path;
 pub mod perm;
 pub mod pipe;
 pub mod poll;
+pub mod tty;
 pub mod types;
 pub mod walk;
 

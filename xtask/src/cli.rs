@@ -17,8 +17,8 @@ pub enum Command {
     /// Build the kernel and the initramfs; print the path of the image QEMU boots, then the
     /// initramfs's.
     Build(BuildArgs),
-    /// Build the kernel and boot it in QEMU with the serial console on this terminal
-    /// (Ctrl-A X quits QEMU).
+    /// Build the kernel and the initramfs and boot them in QEMU with the serial console on this
+    /// terminal (Ctrl-A X quits QEMU).
     Run(RunArgs),
     /// Run host checks and QEMU system tests; the last line is `N passed, M failed`.
     Test(TestArgs),

@@ -6,11 +6,21 @@
 //! crash report is never lost to a deadlock (its bytes may interleave with the interrupted
 //! line).
 
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use serial::pl011::Pl011;
+use spin::Mutex;
 
 use crate::mmu::phys_to_virt;
+
+/// INTID of virt's first PL011 (SPI 1), used if the device tree does not say.
+const VIRT_UART_INTID: u32 = 33;
+/// INTID of the console UART's interrupt once input is on; 0 (an SGI, never routed here)
+/// before.
+static RX_INTID: AtomicU32 = AtomicU32::new(0);
+/// Receives each byte; taken in the interrupt handler and, with IRQs masked, by `set_input`,
+/// so it can never be held by the code an interrupt preempts.
+static INPUT: Mutex<Option<fn(u8)>> = Mutex::new(None);
 
 /// Physical address of the UART QEMU's virt machine puts first; used until the DTB is read.
 pub const EARLY_UART_PA: u64 = 0x0900_0000;
@@ -65,4 +75,60 @@ pub fn write(bytes: &[u8]) {
 /// Wait until the UART has sent everything (before the machine stops).
 pub fn flush() {
     uart().flush();
+}
+
+/// The console UART's interrupt from its device-tree node: `interrupts = <type number
+/// flags>` with type 0 = SPI (INTID 32 + number), 1 = PPI (INTID 16 + number).
+fn uart_intid() -> Option<u32> {
+    let fdt = crate::dtb::get()?;
+    let pa = uart_pa();
+    let node = fdt.all_nodes().find(|n| {
+        n.compatible()
+            .is_some_and(|c| c.all().any(|s| s == "arm,pl011"))
+            && n.reg()
+                .and_then(|mut r| r.next())
+                .is_some_and(|r| r.starting_address as u64 == pa)
+    })?;
+    let cells = node.property("interrupts")?.value;
+    let cell = |i: usize| {
+        cells
+            .get(4 * i..4 * i + 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    match (cell(0)?, cell(1)?) {
+        (0, n) if n < 988 => Some(32 + n),
+        (1, n) if n < 16 => Some(16 + n),
+        _ => None,
+    }
+}
+
+/// Deliver received bytes to `handler`: the GIC routes the UART's SPI to this CPU, the
+/// PL011 raises receive and receive-timeout interrupts.
+pub fn set_input(handler: fn(u8)) {
+    let irqs = crate::cpu::irq_save_disable();
+    *INPUT.lock() = Some(handler);
+    let intid = uart_intid().unwrap_or(VIRT_UART_INTID);
+    if crate::gic::enable_spi(intid) {
+        RX_INTID.store(intid, Ordering::Relaxed);
+        uart().enable_rx_interrupts();
+        log::debug!("console: PL011 receive interrupt INTID {intid}");
+    } else {
+        log::warn!("console: cannot enable INTID {intid}: no console input");
+    }
+    crate::cpu::irq_restore(irqs);
+}
+
+/// INTID of the console's receive interrupt (0 when input is off).
+pub fn rx_intid() -> u32 {
+    RX_INTID.load(Ordering::Relaxed)
+}
+
+/// The UART interrupt: pass every waiting byte on (IRQs are masked here).
+pub fn rx_interrupt() {
+    let handler = *INPUT.lock();
+    uart().drain(|b| {
+        if let Some(h) = handler {
+            h(b);
+        }
+    });
 }

@@ -29,6 +29,14 @@ const GICR_IGROUPR0: u64 = 0x0080;
 const GICR_ISENABLER0: u64 = 0x0100;
 const GICR_IPRIORITYR: u64 = 0x0400;
 
+/// Distributor registers for shared peripheral interrupts (INTID 32..1019), one bit, byte,
+/// two bits or eight bytes per INTID.
+const GICD_IGROUPR: u64 = 0x0080;
+const GICD_ISENABLER: u64 = 0x0100;
+const GICD_IPRIORITYR: u64 = 0x0400;
+const GICD_ICFGR: u64 = 0x0c00;
+const GICD_IROUTER: u64 = 0x6000;
+
 /// Priority given to every enabled interrupt (lower is more urgent; PMR lets all < 0xff in).
 const DEFAULT_PRIORITY: u8 = 0xa0;
 /// INTIDs from 1020 up are special (1023: spurious).
@@ -159,6 +167,42 @@ pub fn enable_ppi(intid: u32) {
     write32(sgi + GICR_ISENABLER0, 1 << intid);
 }
 
+/// Enable shared peripheral interrupt `intid` (32..1019) as a non-secure Group 1, level-
+/// sensitive interrupt routed to this CPU (Arm IHI 0069 12.9: GICD_IGROUPR, GICD_ICFGR,
+/// GICD_IPRIORITYR, GICD_IROUTER with Interrupt_Routing_Mode 0, GICD_ISENABLER).
+pub fn enable_spi(intid: u32) -> bool {
+    let gicd = GICD.load(Ordering::Relaxed);
+    if gicd == 0 || !(32..INTID_SPECIAL).contains(&intid) {
+        log::error!("gic: cannot enable SPI {intid}");
+        return false;
+    }
+    let (word, bit) = (u64::from(intid / 32) * 4, 1u32 << (intid % 32));
+    write32(
+        gicd + GICD_IGROUPR + word,
+        read32(gicd + GICD_IGROUPR + word) | bit,
+    );
+    let cfg = gicd + GICD_ICFGR + u64::from(intid / 16) * 4;
+    write32(cfg, read32(cfg) & !(0b11 << ((intid % 16) * 2)));
+    // SAFETY: GICD_IPRIORITYR is byte-accessible (one byte per INTID) and GICD_IROUTER<n> is
+    // a 64-bit register, both inside the distributor frame `init` mapped as Device memory.
+    unsafe {
+        core::ptr::write_volatile(
+            (gicd + GICD_IPRIORITYR + u64::from(intid)) as *mut u8,
+            DEFAULT_PRIORITY,
+        );
+        let aff = my_affinity();
+        // IROUTER layout: Aff3 in bits 39:32, Aff2.Aff1.Aff0 in bits 23:0.
+        let route = ((aff & 0xff00_0000) << 8) | (aff & 0xff_ffff);
+        core::ptr::write_volatile(
+            (gicd + GICD_IROUTER + 8 * u64::from(intid)) as *mut u64,
+            route,
+        );
+    }
+    write32(gicd + GICD_ISENABLER + word, bit);
+    wait_rwp(gicd);
+    true
+}
+
 fn ack() -> u32 {
     let iar: u64;
     // SAFETY: reading ICC_IAR1_EL1 acknowledges the highest-priority pending Group 1
@@ -186,6 +230,10 @@ pub fn handle_irq() {
         // come back here for a while.
         eoi(intid);
         crate::timer::run_tick();
+    } else if intid == crate::console::rx_intid() {
+        // Level-sensitive: drain the UART (which drops the line) before ending it.
+        crate::console::rx_interrupt();
+        eoi(intid);
     } else {
         eoi(intid);
         log::warn!("gic: unexpected interrupt {intid}");

@@ -44,6 +44,10 @@ impl Arch for Aarch64 {
         console::write(bytes);
     }
 
+    fn set_console_input(handler: fn(u8)) {
+        console::set_input(handler);
+    }
+
     fn irq_save_disable() -> bool {
         cpu::irq_save_disable()
     }

@@ -139,6 +139,61 @@ impl arch_api::UserContext for UserContext {
     fn set_return_address(&mut self, ra: u64) {
         self.x[30] = ra;
     }
+
+    const SIGNAL_REGS: usize = 34;
+    fn signal_reg(&self, i: usize) -> u64 {
+        match i {
+            0..=30 => self.x[i],
+            31 => self.sp,
+            32 => self.pc,
+            33 => self.spsr & SPSR_USER_MASK,
+            _ => 0,
+        }
+    }
+    fn set_signal_reg(&mut self, i: usize, v: u64) {
+        match i {
+            0..=30 => self.x[i] = v,
+            31 => self.sp = v,
+            32 => self.pc = v,
+            // NZCV only: the mode stays EL0t and DAIF clear (entry forces them too).
+            33 => self.spsr = v & SPSR_USER_MASK,
+            _ => {}
+        }
+    }
+    const FP_STATE_SIZE: usize = 520;
+    fn fp_state(&self, out: &mut [u8]) {
+        if out.len() < 520 {
+            return;
+        }
+        out[0..4].copy_from_slice(&(self.fpsr as u32).to_le_bytes());
+        out[4..8].copy_from_slice(&(self.fpcr as u32).to_le_bytes());
+        for (i, v) in self.v.iter().enumerate() {
+            out[8 + 16 * i..16 + 16 * i].copy_from_slice(&v[0].to_le_bytes());
+            out[16 + 16 * i..24 + 16 * i].copy_from_slice(&v[1].to_le_bytes());
+        }
+    }
+    fn set_fp_state(&mut self, src: &[u8]) {
+        if src.len() < 520 {
+            return;
+        }
+        let w = |o: usize| u32::from_le_bytes([src[o], src[o + 1], src[o + 2], src[o + 3]]);
+        let d = |o: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&src[o..o + 8]);
+            u64::from_le_bytes(b)
+        };
+        // FPSR and FPCR are 32-bit; writes of their RES0 bits are ignored by the CPU.
+        self.fpsr = u64::from(w(0));
+        self.fpcr = u64::from(w(4));
+        for i in 0..32 {
+            self.v[i] = [d(8 + 16 * i), d(16 + 16 * i)];
+        }
+    }
+    fn restart_syscall(&mut self, _nr: usize, arg0: usize) {
+        // SVC is one 4-byte instruction; x8 still holds the number.
+        self.pc = self.pc.wrapping_sub(4);
+        self.x[0] = arg0 as u64;
+    }
 }
 
 /// Size of `__arch_run_user`'s frame: {x29, x30}, x19-x28, d8-d15, the context pointer and

@@ -77,6 +77,12 @@ pub trait Arch: 'static {
     /// exception handlers, and never block on a lock held by the interrupted code.
     fn console_write(bytes: &[u8]);
 
+    /// Start receiving on the console UART: unmask its receive interrupt and call `handler`
+    /// with each byte received, in interrupt context with interrupts disabled on this CPU,
+    /// after [`Arch::init_platform`]. `handler` must not block or take locks that threads
+    /// hold with interrupts enabled. A later call replaces the handler.
+    fn set_console_input(handler: fn(u8));
+
     /// Disable interrupts on this CPU and return whether they were enabled before.
     fn irq_save_disable() -> bool;
     /// Restore the interrupt state returned by [`Arch::irq_save_disable`].

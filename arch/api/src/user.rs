@@ -68,4 +68,26 @@ pub trait UserContext: Clone + Send + Sync + Default {
     /// Where a called function returns: x86 reads it from the stack, so this is a no-op there
     /// and the caller pushes it; aarch64 sets x30.
     fn set_return_address(&mut self, ra: u64);
+    /// Registers a signal frame saves, in the order of the arch's Linux `struct sigcontext`
+    /// (x86_64: r8..r15, rdi, rsi, rbp, rbx, rdx, rax, rcx, rsp, rip, eflags; aarch64:
+    /// x0..x30, sp, pc, pstate). Index [`UserContext::SIGNAL_REGS`] and above read as 0.
+    fn signal_reg(&self, i: usize) -> u64;
+    /// Set one of [`UserContext::signal_reg`]'s registers. Privileged bits (x86 IOPL/NT/VM,
+    /// aarch64 mode/DAIF) are never taken from the value; out-of-range indices are ignored.
+    fn set_signal_reg(&mut self, i: usize, v: u64);
+    /// How many registers [`UserContext::signal_reg`] has.
+    const SIGNAL_REGS: usize;
+    /// Size of the FP/SIMD image [`UserContext::fp_state`] writes: x86_64 the 512-byte FXSAVE
+    /// area; aarch64 520 bytes: fpsr (u32), fpcr (u32), v0..v31 (16 bytes each, little
+    /// endian), the body of Linux's `struct fpsimd_context` after its header.
+    const FP_STATE_SIZE: usize;
+    /// Write the FP/SIMD state into `out` (at least [`UserContext::FP_STATE_SIZE`] bytes).
+    fn fp_state(&self, out: &mut [u8]);
+    /// Load the FP/SIMD state from `src`, as `fp_state` wrote it; bits the CPU would refuse
+    /// (reserved MXCSR/FPCR bits) are dropped. Shorter input changes nothing.
+    fn set_fp_state(&mut self, src: &[u8]);
+    /// Make the system call that stopped the thread run again when it resumes: back up the
+    /// instruction pointer over the syscall instruction and put back the register the return
+    /// value overwrote (`nr` on x86_64, `arg0` on aarch64).
+    fn restart_syscall(&mut self, nr: usize, arg0: usize);
 }

@@ -40,6 +40,8 @@ pub struct AcpiInfo {
     pub pm_timer_port: Option<u16>,
     /// Whether the MADT says legacy 8259s are present.
     pub has_8259: bool,
+    /// MADT interrupt source overrides by ISA IRQ: (global system interrupt, MPS INTI flags).
+    pub isa_overrides: [Option<(u32, u16)>; 16],
 }
 
 /// Read the MADT and FADT, starting from `rsdp` or, without one, the BIOS search areas.
@@ -70,6 +72,9 @@ pub fn discover(rsdp: Option<u64>) -> Result<AcpiInfo, acpi::AcpiError> {
                 info.ioapic_count += 1;
             }
             MadtEntry::LocalApicAddressOverride(e) => info.lapic = e.local_apic_address,
+            MadtEntry::InterruptSourceOverride(e) if e.bus == 0 && e.irq < 16 => {
+                info.isa_overrides[usize::from(e.irq)] = Some((e.global_system_interrupt, e.flags));
+            }
             _ => {}
         }
     }

@@ -11,6 +11,10 @@ use crate::cpu;
 use crate::paging::DIRECT_MAP_OFFSET;
 use crate::traps::{ERROR_VECTOR, SPURIOUS_VECTOR, TIMER_VECTOR};
 
+/// Vector of the COM1 receive interrupt (ISA IRQ 4 through the IOAPIC); in the timer's
+/// priority class, so neither preempts the other.
+pub const SERIAL_VECTOR: u8 = 0x44;
+
 /// `IA32_APIC_BASE`: physical base in bits 12.., global enable in bit 11.
 const MSR_APIC_BASE: u32 = 0x1b;
 const APIC_BASE_ENABLE: u64 = 1 << 11;
@@ -73,25 +77,45 @@ pub fn disable_legacy_pic() {
     }
 }
 
-/// Mask every redirection entry of the IOAPIC at physical `base`; returns how many it has.
-pub fn mask_ioapic(base: u64) -> u32 {
+/// Read (`value` None) or write an IOAPIC register through IOREGSEL/IOWIN.
+fn ioapic_access(base: u64, reg: u32, value: Option<u32>) -> u32 {
     let regsel = (base + DIRECT_MAP_OFFSET) as *mut u32;
     let window = (base + DIRECT_MAP_OFFSET + 0x10) as *mut u32;
-    let access = |reg: u32, value: Option<u32>| -> u32 {
-        // SAFETY: IOREGSEL (offset 0) and IOWIN (offset 0x10) of the IOAPIC the MADT
-        // describes, in the uncached top of the boot direct map; selecting then accessing a
-        // register is the IOAPIC's protocol. Only the boot CPU runs this.
-        unsafe {
-            regsel.write_volatile(reg);
-            match value {
-                Some(v) => {
-                    window.write_volatile(v);
-                    v
-                }
-                None => window.read_volatile(),
+    // SAFETY: IOREGSEL (offset 0) and IOWIN (offset 0x10) of an IOAPIC the MADT describes, in
+    // the uncached top of the boot direct map; selecting then accessing a register is the
+    // IOAPIC's protocol. Callers run on the boot CPU with interrupts masked or before they
+    // are enabled, so no other select can come in between.
+    unsafe {
+        regsel.write_volatile(reg);
+        match value {
+            Some(v) => {
+                window.write_volatile(v);
+                v
             }
+            None => window.read_volatile(),
         }
-    };
+    }
+}
+
+/// Route input `pin` of the IOAPIC at physical `base` to `vector` on the CPU with APIC ID
+/// `dest`, fixed delivery, physical destination. `flags` are the MADT's MPS INTI flags
+/// (bits 0-1 polarity, 2-3 trigger; 0 = the bus default, for ISA active high, edge).
+/// Reference: 82093AA datasheet §3.2.4 (redirection table entry).
+pub fn route_ioapic(base: u64, pin: u32, vector: u8, flags: u16, dest: u32) {
+    let mut low = u32::from(vector);
+    if flags & 0b11 == 0b11 {
+        low |= 1 << 13; // active low
+    }
+    if (flags >> 2) & 0b11 == 0b11 {
+        low |= 1 << 15; // level triggered
+    }
+    ioapic_access(base, 0x11 + 2 * pin, Some(dest << 24));
+    ioapic_access(base, 0x10 + 2 * pin, Some(low));
+}
+
+/// Mask every redirection entry of the IOAPIC at physical `base`; returns how many it has.
+pub fn mask_ioapic(base: u64) -> u32 {
+    let access = |reg: u32, value: Option<u32>| ioapic_access(base, reg, value);
     let entries = ((access(1, None) >> 16) & 0xff) + 1;
     for i in 0..entries {
         // Redirection entry i: low dword at 0x10 + 2i (bit 16 = mask), high dword after it.

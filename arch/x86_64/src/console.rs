@@ -5,8 +5,9 @@
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use serial::uart16550::{Registers, Uart16550};
+use spin::Mutex;
 
-use crate::{cpu, percpu};
+use crate::{cpu, percpu, platform};
 
 const COM1: u16 = 0x3f8;
 const BAUD: u32 = 115_200;
@@ -31,8 +32,35 @@ static UART: Uart16550<PortIo> = Uart16550::new(PortIo(COM1));
 /// 0 when free, else the owning CPU's index + 1.
 static OWNER: AtomicUsize = AtomicUsize::new(0);
 
+/// Receives each byte COM1 receives; taken in the interrupt handler and, with interrupts
+/// masked, by `set_input`, so it can never be held by the code an interrupt preempts.
+static INPUT: Mutex<Option<fn(u8)>> = Mutex::new(None);
+
 pub fn init() {
     UART.init(BAUD);
+}
+
+/// Deliver received bytes to `handler`: the UART's receive interrupt on, ISA IRQ 4 routed
+/// through the IOAPIC to [`crate::apic::SERIAL_VECTOR`].
+pub fn set_input(handler: fn(u8)) {
+    let was_enabled = crate::irq_save_disable();
+    *INPUT.lock() = Some(handler);
+    if platform::enable_com1_irq() {
+        UART.enable_rx_interrupt();
+    } else {
+        log::warn!("console: no IOAPIC input for COM1 (IRQ 4): no console input");
+    }
+    crate::irq_restore(was_enabled);
+}
+
+/// The COM1 interrupt: pass every waiting byte on (interrupts are disabled here).
+pub fn rx_interrupt() {
+    let handler = *INPUT.lock();
+    UART.drain(|b| {
+        if let Some(h) = handler {
+            h(b);
+        }
+    });
 }
 
 /// Write `bytes` to COM1; safe from any context (see the module comment).

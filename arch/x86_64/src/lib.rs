@@ -89,6 +89,10 @@ impl Arch for X86_64 {
         console::write(bytes);
     }
 
+    fn set_console_input(handler: fn(u8)) {
+        console::set_input(handler);
+    }
+
     fn irq_save_disable() -> bool {
         irq_save_disable()
     }

@@ -178,6 +178,10 @@ fn kernel_trap(frame: &mut TrapFrame) {
             apic::eoi();
             time::tick();
         }
+        v if v == u64::from(apic::SERIAL_VECTOR) => {
+            crate::console::rx_interrupt();
+            apic::eoi();
+        }
         v if v == u64::from(SPURIOUS_VECTOR) => {}
         v => {
             let (word, bit) = ((v / 64) as usize, 1u64 << (v % 64));

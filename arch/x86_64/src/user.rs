@@ -187,6 +187,75 @@ impl arch_api::UserContext for UserContext {
         (self.rdi, self.rsi, self.rdx) = (a0, a1, a2);
     }
     fn set_return_address(&mut self, _ra: u64) {}
+
+    const SIGNAL_REGS: usize = 18;
+    fn signal_reg(&self, i: usize) -> u64 {
+        match i {
+            0 => self.r8,
+            1 => self.r9,
+            2 => self.r10,
+            3 => self.r11,
+            4 => self.r12,
+            5 => self.r13,
+            6 => self.r14,
+            7 => self.r15,
+            8 => self.rdi,
+            9 => self.rsi,
+            10 => self.rbp,
+            11 => self.rbx,
+            12 => self.rdx,
+            13 => self.rax,
+            14 => self.rcx,
+            15 => self.rsp,
+            16 => self.rip,
+            17 => self.rflags,
+            _ => 0,
+        }
+    }
+    fn set_signal_reg(&mut self, i: usize, v: u64) {
+        let r = match i {
+            0 => &mut self.r8,
+            1 => &mut self.r9,
+            2 => &mut self.r10,
+            3 => &mut self.r11,
+            4 => &mut self.r12,
+            5 => &mut self.r13,
+            6 => &mut self.r14,
+            7 => &mut self.r15,
+            8 => &mut self.rdi,
+            9 => &mut self.rsi,
+            10 => &mut self.rbp,
+            11 => &mut self.rbx,
+            12 => &mut self.rdx,
+            13 => &mut self.rax,
+            14 => &mut self.rcx,
+            15 => &mut self.rsp,
+            16 => &mut self.rip,
+            // Only the flags user code owns; `run_user` masks again on entry.
+            17 => {
+                self.rflags = (v & RFLAGS_USER) | RFLAGS_IF | RFLAGS_RESERVED;
+                return;
+            }
+            _ => return,
+        };
+        *r = v;
+    }
+    const FP_STATE_SIZE: usize = 512;
+    fn fp_state(&self, out: &mut [u8]) {
+        let n = out.len().min(512);
+        out[..n].copy_from_slice(&self.fx.0[..n]);
+    }
+    fn set_fp_state(&mut self, src: &[u8]) {
+        if let Some(src) = src.get(..512) {
+            // `load_extended` masks MXCSR to the CPU's bits before FXRSTOR.
+            self.fx_mut().0.copy_from_slice(src);
+        }
+    }
+    fn restart_syscall(&mut self, nr: usize, _arg0: usize) {
+        // SYSCALL is 0f 05.
+        self.rip = self.rip.wrapping_sub(2);
+        self.rax = nr as u64;
+    }
 }
 
 // x86_enter_user(ctx) -> exit kind. Kernel stack while user code runs, from RSP0 upwards:

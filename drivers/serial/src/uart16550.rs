@@ -1,4 +1,4 @@
-//! 16550-compatible UART (as on PC COM ports), polled, transmit-only plus status.
+//! 16550-compatible UART (as on PC COM ports): polled transmit, interrupt-driven receive.
 //!
 //! Register map from the National Semiconductor PC16550D datasheet: THR/RBR 0, IER 1,
 //! IIR/FCR 2, LCR 3, MCR 4, LSR 5; DLL/DLM at 0/1 while LCR.DLAB is set.
@@ -12,7 +12,9 @@ pub trait Registers {
 }
 
 const THR: u8 = 0;
+const RBR: u8 = 0;
 const IER: u8 = 1;
+const IIR: u8 = 2;
 const FCR: u8 = 2;
 const LCR: u8 = 3;
 const MCR: u8 = 4;
@@ -25,8 +27,20 @@ const LCR_DLAB: u8 = 0x80;
 const LCR_8N1: u8 = 0x03;
 /// Enable and clear both FIFOs, receive trigger at 14 bytes.
 const FCR_ENABLE_CLEAR: u8 = 0xc7;
-/// DTR and RTS asserted; OUT2 off, since we poll and want no interrupt line driven.
+/// DTR and RTS asserted; OUT2 off until receive interrupts are wanted.
 const MCR_DTR_RTS: u8 = 0x03;
+/// OUT2: on PC boards it gates the UART's interrupt output onto the IRQ line.
+const MCR_OUT2: u8 = 0x08;
+/// IER: received data available (and, with the FIFO, character timeout) interrupt.
+const IER_RX: u8 = 0x01;
+/// Data ready: the receive buffer (or FIFO) holds a byte.
+const LSR_DR: u8 = 0x01;
+/// FIFOs on, receive trigger level 1 byte, nothing cleared (bytes typed early are kept): every
+/// key interrupts at once instead of after the character timeout.
+const FCR_ENABLE_RX1: u8 = 0x01;
+/// Most bytes one `drain` takes: a 16550 FIFO holds 16, so more means the device is absent
+/// (an unconnected port reads 0xff, which has DR set) and the loop must stop.
+const DRAIN_LIMIT: usize = 64;
 /// Transmit holding register empty: room for one more byte.
 const LSR_THRE: u8 = 0x20;
 /// Transmitter empty: the last byte has left the shift register.
@@ -73,6 +87,25 @@ impl<R: Registers> Uart16550<R> {
             }
             self.write_byte(b);
         }
+    }
+
+    /// Turn on the receive-data interrupt (trigger level 1) and the interrupt output.
+    pub fn enable_rx_interrupt(&self) {
+        self.regs.write(FCR, FCR_ENABLE_RX1);
+        self.regs.write(MCR, MCR_DTR_RTS | MCR_OUT2);
+        self.regs.write(IER, IER_RX);
+    }
+
+    /// Interrupt handler body: read IIR (acknowledging the interrupt), then hand every byte
+    /// waiting in the receiver to `f` while LSR.DR says one is there. Returns the count.
+    pub fn drain(&self, mut f: impl FnMut(u8)) -> usize {
+        let _ = self.regs.read(IIR);
+        let mut n = 0;
+        while n < DRAIN_LIMIT && self.regs.read(LSR) & LSR_DR != 0 {
+            f(self.regs.read(RBR));
+            n += 1;
+        }
+        n
     }
 
     /// Wait until everything written has left the UART (before powering off).

@@ -55,6 +55,16 @@ const CASES: &[Case] = &[
         name: "user",
         run: user::user_mode,
     },
+    #[cfg(target_arch = "x86_64")]
+    Case {
+        name: "user_hostile",
+        run: user_x86_64::hostile,
+    },
+    #[cfg(target_arch = "x86_64")]
+    Case {
+        name: "user_switch",
+        run: user_x86_64::switching,
+    },
     #[cfg(target_arch = "aarch64")]
     Case {
         name: "user_exits",

@@ -23,6 +23,8 @@ pub trait Kernel: Sized + Send + Sync + 'static {
     fn fill_random(buf: &mut [u8]);
     /// Nanoseconds since the Unix epoch (`CLOCK_REALTIME`).
     fn realtime_ns() -> u64;
+    /// (total, free) bytes of RAM.
+    fn memory() -> (u64, u64);
     /// Timer ticks per second of [`Kernel::sched`]'s tick.
     fn tick_hz() -> u64;
     /// Called when PID 1 exits: Linux panics; we report and stop the machine.

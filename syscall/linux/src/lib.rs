@@ -12,9 +12,13 @@ extern crate std;
 pub mod exec;
 mod kernel;
 mod process;
+mod procview;
+mod signal;
 mod sys;
 mod uaccess;
 
 pub use kernel::Kernel;
 pub use process::{Process, Task, spawn_init};
+pub use procview::ProcView;
+pub use signal::{signal_group, signal_process};
 pub use sys::unimplemented_count;

@@ -1,16 +1,17 @@
 //! Processes and their threads, and the loop that runs a user thread.
 
 use crate::kernel::Kernel;
+use crate::signal::{self, Interrupted, Pending, SigInfo, WaitEvent};
 use crate::sys::{self, Flow};
 use crate::uaccess::User;
 use alloc::format;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use arch_api::{Arch, UserContext, UserException, UserExit};
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use mm::page_table::PageTable;
 use mm::vm::{AddressSpace, Layout};
-use sched::WaitQueue;
+use sched::{IrqSpinLock, WaitQueue};
 use spin::Mutex;
 use syscall::{Errno, Result};
 use vfs::{Cred, EmptyPath, FdTable, Lookup, OpenFlags, Path, PathRef};
@@ -21,6 +22,11 @@ pub type Vm<K> = AddressSpace<<<K as Kernel>::Arch as Arch>::PageTable, <K as Ke
 pub type Regs<K> = <<K as Kernel>::Arch as Arch>::UserContext;
 
 static NEXT_PID: AtomicU32 = AtomicU32::new(1);
+
+/// How many process and thread ids were handed out (procfs' "processes").
+pub(crate) fn pids_issued() -> u64 {
+    u64::from(NEXT_PID.load(Ordering::Relaxed) - 1)
+}
 
 /// A new process or thread id.
 pub(crate) fn next_pid() -> u32 {
@@ -69,8 +75,19 @@ pub struct Process<K: Kernel> {
     pub child_exit: WaitQueue<K::Arch>,
     pub pgid: AtomicU32,
     pub sid: AtomicU32,
-    /// A signal whose default action ends the process, waiting to take effect.
-    pub fatal_signal: AtomicU32,
+    /// Its living threads (the process ends when the last one exits).
+    pub threads: IrqSpinLock<Vec<Arc<Task<K>>>, K::Arch>,
+    /// Signals sent to the process as a whole (any thread not blocking one takes it).
+    pub shared_pending: IrqSpinLock<Pending, K::Arch>,
+    /// Set by exit_group or a fatal signal: the wait status every thread leaves with.
+    pub group_exit: IrqSpinLock<Option<i32>, K::Arch>,
+    /// Stopped by a stop signal until SIGCONT; its threads sleep on `stop_wait`.
+    pub stopped: AtomicBool,
+    pub stop_wait: WaitQueue<K::Arch>,
+    /// A stop or continue its parent's wait4 has not reported yet.
+    pub wait_event: Mutex<Option<WaitEvent>>,
+    /// Threads sleeping in FUTEX_WAIT on this address space.
+    pub futexes: IrqSpinLock<Vec<crate::sys::FutexWaiter<K>>, K::Arch>,
 }
 
 /// A thread of a process.
@@ -85,14 +102,69 @@ pub struct Task<K: Kernel> {
     pub altstack: Mutex<(u64, u32, u64)>,
     /// The kernel thread running it (to wake it for a signal).
     pub thread: spin::Once<Arc<sched::Thread<K::Arch>>>,
+    /// Signals sent to this thread alone (tgkill, faults).
+    pub pending: IrqSpinLock<Pending, K::Arch>,
+    /// The mask to put back after rt_sigsuspend's temporary one has done its job.
+    pub saved_mask: Mutex<Option<u64>>,
+}
+
+impl<K: Kernel> Task<K> {
+    /// A thread `tid` of `process`, not yet running.
+    pub(crate) fn new(
+        tid: u32,
+        process: Arc<Process<K>>,
+        sigmask: u64,
+        clear_child_tid: u64,
+    ) -> Self {
+        Task {
+            tid,
+            process,
+            clear_child_tid: AtomicU64::new(clear_child_tid),
+            sigmask: AtomicU64::new(sigmask),
+            altstack: Mutex::new((0, 2 /* SS_DISABLE */, 0)),
+            thread: spin::Once::new(),
+            pending: IrqSpinLock::new(Pending::default()),
+            saved_mask: Mutex::new(None),
+        }
+    }
 }
 
 impl<K: Kernel> Process<K> {
-    /// A pending process-ending signal, if any (cleared).
-    pub fn take_fatal_signal(&self) -> Option<u32> {
-        match self.fatal_signal.swap(0, Ordering::AcqRel) {
-            0 => None,
-            s => Some(s),
+    /// A new process (no threads yet) with everything not given empty or default.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        pid: u32,
+        vm: Vm<K>,
+        files: FdTable,
+        fs: FsContext,
+        cred: Cred,
+        actions: [SigAction; 64],
+        name: Vec<u8>,
+        parent: Option<Weak<Process<K>>>,
+        pgid: u32,
+        sid: u32,
+    ) -> Self {
+        Process {
+            pid,
+            vm: Mutex::new(vm),
+            files: Mutex::new(files),
+            fs: Mutex::new(fs),
+            cred,
+            actions: Mutex::new(actions),
+            exit_status: Mutex::new(None),
+            name: Mutex::new(name),
+            parent: Mutex::new(parent),
+            children: Mutex::new(Vec::new()),
+            child_exit: WaitQueue::new(),
+            pgid: AtomicU32::new(pgid),
+            sid: AtomicU32::new(sid),
+            threads: IrqSpinLock::new(Vec::new()),
+            shared_pending: IrqSpinLock::new(Pending::default()),
+            group_exit: IrqSpinLock::new(None),
+            stopped: AtomicBool::new(false),
+            stop_wait: WaitQueue::new(),
+            wait_event: Mutex::new(None),
+            futexes: IrqSpinLock::new(Vec::new()),
         }
     }
 
@@ -102,10 +174,14 @@ impl<K: Kernel> Process<K> {
 
     /// Resolve a path for this process, relative to its cwd.
     pub fn lookup<R>(&self, f: impl FnOnce(&Lookup<'_>) -> R) -> R {
-        let fs = self.fs.lock();
+        // Copy the places out: the walk may read /proc, which looks at this process.
+        let (root, cwd) = {
+            let fs = self.fs.lock();
+            (fs.root.clone(), fs.cwd.clone())
+        };
         let lookup = Lookup {
-            root: &fs.root,
-            start: &fs.cwd,
+            root: &root,
+            start: &cwd,
             cred: &self.cred,
         };
         f(&lookup)
@@ -148,26 +224,23 @@ pub(crate) fn read_file<K: Kernel>(p: &Process<K>, path: &[u8]) -> Result<Vec<u8
 /// new kernel thread.
 pub fn spawn_init<K: Kernel>(path: &[u8], argv: &[&[u8]], envp: &[&[u8]]) -> Result<Arc<Task<K>>> {
     let root = K::vfs().root();
-    let process = Arc::new(Process::<K> {
-        pid: next_pid(),
-        vm: Mutex::new(new_vm::<K>()?),
-        files: Mutex::new(FdTable::new()),
-        fs: Mutex::new(FsContext {
+    let process = Arc::new(Process::<K>::new(
+        next_pid(),
+        new_vm::<K>()?,
+        FdTable::new(),
+        FsContext {
             root: root.clone(),
             cwd: root,
             umask: 0o022,
-        }),
-        cred: Cred::ROOT,
-        actions: Mutex::new([SigAction::default(); 64]),
-        exit_status: Mutex::new(None),
-        name: Mutex::new(path.rsplit(|&b| b == b'/').next().unwrap_or(path).to_vec()),
-        parent: Mutex::new(None),
-        children: Mutex::new(Vec::new()),
-        child_exit: WaitQueue::new(),
-        pgid: AtomicU32::new(1),
-        sid: AtomicU32::new(1),
-        fatal_signal: AtomicU32::new(0),
-    });
+        },
+        Cred::ROOT,
+        [SigAction::default(); 64],
+        path.rsplit(|&b| b == b'/').next().unwrap_or(path).to_vec(),
+        None,
+        1,
+        1,
+    ));
+    signal::set_init(&process);
     // Like Linux's init: fds 0, 1, 2 on /dev/console, when there is one.
     match process.lookup(|l| {
         K::vfs().open(
@@ -185,14 +258,8 @@ pub fn spawn_init<K: Kernel>(path: &[u8], argv: &[&[u8]], envp: &[&[u8]]) -> Res
         }
         Err(e) => log::warn!("init: no /dev/console ({e}); starting without stdio"),
     }
-    let task = Arc::new(Task {
-        tid: process.pid,
-        process,
-        clear_child_tid: AtomicU64::new(0),
-        sigmask: AtomicU64::new(0),
-        altstack: Mutex::new((0, 2 /* SS_DISABLE */, 0)),
-        thread: spin::Once::new(),
-    });
+    let task = Arc::new(Task::new(process.pid, process, 0, 0));
+    task.process.threads.lock().push(task.clone());
     let mut regs = Regs::<K>::default();
     let argv = argv.iter().map(|a| a.to_vec()).collect();
     let envp = envp.iter().map(|e| e.to_vec()).collect();
@@ -204,58 +271,104 @@ pub fn spawn_init<K: Kernel>(path: &[u8], argv: &[&[u8]], envp: &[&[u8]]) -> Res
 pub(crate) fn start_task<K: Kernel>(task: &Arc<Task<K>>, regs: Regs<K>) {
     let t = task.clone();
     let thread = K::sched().spawn(&format!("pid{}", task.tid), move || run(t, regs));
+    // procfs' /proc/self asks the scheduler's current thread which process it runs.
+    thread.set_tag(u64::from(task.process.pid));
     task.thread.call_once(|| thread);
 }
 
-/// The life of a user thread: run user code, serve what stops it, until it exits.
+/// The life of a user thread: run user code, serve what stops it, act on signals before
+/// every return to user mode, until it exits.
 pub(crate) fn run<K: Kernel>(task: Arc<Task<K>>, mut regs: Regs<K>) {
     let root = task.process.vm.lock().root();
     crate::sys::activate_root::<K>(root);
-    let status = loop {
+    // A thread may be born into a stopped or dying process, or with signals waiting.
+    let mut status = signal::deliver(&task, &mut regs, None);
+    while status.is_none() {
+        let mut restart = None;
         match K::Arch::run_user(&mut regs) {
-            UserExit::Syscall => match sys::dispatch(&task, &mut regs) {
-                Flow::Return => {}
-                Flow::Exit(status) => break status,
-            },
+            UserExit::Syscall => {
+                let (nr, arg0) = (regs.syscall_number(), regs.syscall_args()[0]);
+                match sys::dispatch(&task, &mut regs) {
+                    Flow::Return => {
+                        let ret = regs.signal_reg(signal::return_reg::<K>()) as usize;
+                        if ret == Errno::EINTR.as_neg() as usize && signal::restartable::<K>(nr) {
+                            restart = Some(Interrupted { nr, arg0 });
+                        } else if ret == Errno::EPIPE.as_neg() as usize {
+                            signal::raise_sigpipe(&task, nr);
+                        }
+                    }
+                    Flow::Exit(s) => signal::start_group_exit(&task.process, s),
+                    Flow::ExitThread(s) => {
+                        status = Some(s);
+                        break;
+                    }
+                }
+            }
             UserExit::PageFault {
-                addr, write, exec, ..
+                addr,
+                write,
+                exec,
+                present,
             } => {
                 let r = task.process.vm.lock().handle_fault(addr, write, exec);
                 if let Err(e) = r {
-                    log::info!(
-                        "pid {}: {} at {:#x} (ip {:#x}, {:?}): killed",
+                    log::debug!(
+                        "pid {}: fault at {:#x} (ip {:#x}, write {write}): {e:?}",
                         task.process.pid,
-                        if write { "write fault" } else { "fault" },
                         addr,
                         regs.ip(),
-                        e
                     );
-                    break SIGSEGV as i32;
+                    // SEGV_ACCERR for a mapped page the access may not make, else SEGV_MAPERR.
+                    let code = if present { 2 } else { 1 };
+                    signal::force_fault(&task, SigInfo::fault(SIGSEGV, code, addr));
                 }
             }
             UserExit::Exception(e) => {
-                let sig = match e {
-                    UserException::IllegalInstruction => SIGILL,
-                    UserException::Breakpoint => SIGTRAP,
-                    UserException::DivideError | UserException::FloatingPoint => SIGFPE,
-                    UserException::Alignment => SIGBUS,
-                    UserException::ProtectionFault | UserException::Other { .. } => SIGSEGV,
+                // (signal, si_code, si_addr) as Linux's trap handlers report them.
+                let ip = regs.ip();
+                let (sig, code, addr) = match e {
+                    UserException::IllegalInstruction => (SIGILL, 2, ip), // ILL_ILLOPN
+                    UserException::Breakpoint => (SIGTRAP, 1, ip),        // TRAP_BRKPT
+                    UserException::DivideError => (SIGFPE, 1, ip),        // FPE_INTDIV
+                    UserException::FloatingPoint => (SIGFPE, 7, ip),      // FPE_FLTINV
+                    UserException::Alignment => (SIGBUS, 1, ip),          // BUS_ADRALN
+                    UserException::ProtectionFault | UserException::Other { .. } => {
+                        (SIGSEGV, signal::SI_KERNEL, 0)
+                    }
                 };
-                log::info!(
-                    "pid {}: {:?} at ip {:#x}: killed by signal {sig}",
+                log::debug!(
+                    "pid {}: {:?} at ip {:#x}: signal {sig}",
                     task.process.pid,
                     e,
-                    regs.ip()
+                    ip
                 );
-                break sig as i32;
+                signal::force_fault(&task, SigInfo::fault(sig, code, addr));
             }
             UserExit::Interrupt => {}
         }
-        if let Some(sig) = task.process.take_fatal_signal() {
-            break sig as i32;
-        }
+        status = signal::deliver(&task, &mut regs, restart);
+    }
+    exit_thread(&task, status.unwrap_or(0));
+}
+
+/// One thread ends: clear and futex-wake its `clear_child_tid` (pthread_join waits on it);
+/// the last thread ends the process, with the group's status if exit_group or a signal set
+/// one.
+fn exit_thread<K: Kernel>(task: &Arc<Task<K>>, status: i32) {
+    let p = &task.process;
+    let ctid = task.clear_child_tid.swap(0, Ordering::Relaxed);
+    let last = {
+        let mut threads = p.threads.lock();
+        threads.retain(|t| !Arc::ptr_eq(t, task));
+        threads.is_empty()
     };
-    exit_process(&task, status);
+    if ctid != 0 && !last && p.user().write_u32(ctid, 0).is_ok() {
+        crate::sys::futex_wake(p, ctid, 1, u32::MAX);
+    }
+    if last {
+        let status = p.group_exit.lock().unwrap_or(status);
+        exit_process(task, status);
+    }
 }
 
 /// End the whole process with wait status `status` (exit code << 8, or a signal number):
@@ -278,10 +391,12 @@ pub(crate) fn exit_process<K: Kernel>(task: &Arc<Task<K>>, status: i32) {
         init.child_exit.wake_all(K::sched());
     }
     *p.exit_status.lock() = Some(status);
-    let parent = p.parent.lock().as_ref().and_then(Weak::upgrade);
-    if let Some(parent) = parent {
-        parent.child_exit.wake_all(K::sched());
-    }
+    let (code, value) = match (status & 0x7f, status & 0x80) {
+        (0, _) => (signal::CLD_EXITED, (status >> 8) & 0xff),
+        (s, 0) => (signal::CLD_KILLED, s),
+        (s, _) => (signal::CLD_DUMPED, s),
+    };
+    signal::notify_parent(p, code, value);
 }
 
 /// PID 1, found by walking up the parents.

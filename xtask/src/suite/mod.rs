@@ -6,6 +6,7 @@ mod clock;
 mod host;
 mod protocol;
 mod system;
+mod tty;
 
 pub use host::print_tail;
 

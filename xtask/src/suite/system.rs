@@ -182,6 +182,10 @@ pub fn run(ws: &Workspace, arch: Arch, args: &TestArgs, tally: &mut Tally) -> Re
             print_tail(&log);
         }
     }
+    // The interactive lane needs BusyBox from the initramfs.
+    if let Some(initrd) = &initrd {
+        crate::suite::tty::run(&kernel, initrd, &logs, Duration::from_secs(15), tally);
+    }
     Ok(())
 }
 

@@ -67,6 +67,11 @@ pub(crate) fn exec<K: Kernel>(
     }
     p.lookup(|l| K::vfs().access(l, Path::new(&path, EmptyPath::Deny)?, 1, true))?;
     let image = read_file(p, &path)?;
+    log::debug!(
+        "pid {}: exec {}",
+        p.pid,
+        alloc::string::String::from_utf8_lossy(&path)
+    );
     if let Some((interp, arg)) = shebang(&image) {
         if depth >= MAX_INTERP_DEPTH {
             return Err(Errno::ELOOP);

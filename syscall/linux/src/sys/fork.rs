@@ -3,16 +3,14 @@
 use crate::kernel::Kernel;
 use crate::process::{FsContext, Process, Regs, Task, new_vm, next_pid, start_task};
 use alloc::sync::Arc;
-use alloc::vec::Vec;
 use arch_api::{Arch, UserContext};
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::Ordering;
 use mm::page_table::PageTable;
-use sched::WaitQueue;
-use spin::Mutex;
 use syscall::{Errno, Result};
 
 pub const CLONE_VM: u64 = 0x100;
 pub const CLONE_VFORK: u64 = 0x4000;
+const CLONE_SIGHAND: u64 = 0x800;
 const CLONE_THREAD: u64 = 0x10000;
 const CLONE_SETTLS: u64 = 0x80000;
 const CLONE_PARENT_SETTID: u64 = 0x10_0000;
@@ -22,9 +20,10 @@ const CLONE_CHILD_SETTID: u64 = 0x100_0000;
 const UNSUPPORTED: u64 =
     0x0002_0000 | 0x0400_0000 | 0x0800_0000 | 0x1000_0000 | 0x2000_0000 | 0x4000_0000 | 0x8000_0000;
 
-/// `clone` for new processes. CLONE_VM without CLONE_THREAD (vfork, musl's posix_spawn) gets
-/// a copy-on-write copy instead of shared memory: the child only writes its own stack before
-/// it execs, so the difference cannot be seen. Threads (CLONE_THREAD) come with futexes.
+/// `clone`. CLONE_THREAD makes a thread of the caller's process; otherwise a new process.
+/// CLONE_VM without CLONE_THREAD (vfork, musl's posix_spawn) gets a copy-on-write copy
+/// instead of shared memory: the child only writes its own stack before it execs, so the
+/// difference cannot be seen.
 pub fn clone<K: Kernel>(
     t: &Arc<Task<K>>,
     regs: &Regs<K>,
@@ -38,7 +37,7 @@ pub fn clone<K: Kernel>(
         return Err(Errno::EINVAL);
     }
     if flags & CLONE_THREAD != 0 {
-        return Err(Errno::ENOSYS);
+        return clone_thread(t, regs, flags, newsp, ptid, ctid, tls);
     }
     let parent = &t.process;
     let child_vm = {
@@ -51,39 +50,36 @@ pub fn clone<K: Kernel>(
     let _ = new_vm::<K>; // (fresh address spaces are for exec)
     let pid = next_pid();
     let fs = parent.fs.lock();
-    let child = Arc::new(Process::<K> {
+    let child = Arc::new(Process::<K>::new(
         pid,
-        vm: Mutex::new(child_vm),
-        files: Mutex::new(parent.files.lock().clone()),
-        fs: Mutex::new(FsContext {
+        child_vm,
+        parent.files.lock().clone(),
+        FsContext {
             root: fs.root.clone(),
             cwd: fs.cwd.clone(),
             umask: fs.umask,
-        }),
-        cred: parent.cred.clone(),
-        actions: Mutex::new(*parent.actions.lock()),
-        exit_status: Mutex::new(None),
-        name: Mutex::new(parent.name.lock().clone()),
-        parent: Mutex::new(Some(Arc::downgrade(parent))),
-        children: Mutex::new(Vec::new()),
-        child_exit: WaitQueue::new(),
-        pgid: AtomicU32::new(parent.pgid.load(Ordering::Relaxed)),
-        sid: AtomicU32::new(parent.sid.load(Ordering::Relaxed)),
-        fatal_signal: AtomicU32::new(0),
-    });
+        },
+        parent.cred.clone(),
+        *parent.actions.lock(),
+        parent.name.lock().clone(),
+        Some(Arc::downgrade(parent)),
+        parent.pgid.load(Ordering::Relaxed),
+        parent.sid.load(Ordering::Relaxed),
+    ));
     drop(fs);
-    let task = Arc::new(Task {
-        tid: pid,
-        process: child.clone(),
-        clear_child_tid: AtomicU64::new(if flags & CLONE_CHILD_CLEARTID != 0 {
-            ctid
-        } else {
-            0
-        }),
-        sigmask: AtomicU64::new(t.sigmask.load(Ordering::Relaxed)),
-        altstack: Mutex::new(*t.altstack.lock()),
-        thread: spin::Once::new(),
-    });
+    let cleartid = if flags & CLONE_CHILD_CLEARTID != 0 {
+        ctid
+    } else {
+        0
+    };
+    let task = Arc::new(Task::new(
+        pid,
+        child.clone(),
+        t.sigmask.load(Ordering::Relaxed),
+        cleartid,
+    ));
+    *task.altstack.lock() = *t.altstack.lock();
+    child.threads.lock().push(task.clone());
     if flags & CLONE_CHILD_SETTID != 0 {
         child
             .vm
@@ -104,4 +100,55 @@ pub fn clone<K: Kernel>(
     parent.children.lock().push(child);
     start_task(&task, child_regs);
     Ok(pid as usize)
+}
+
+/// A new thread in the caller's process (what musl's pthread_create asks for: CLONE_VM, FS,
+/// FILES, SIGHAND, THREAD, SYSVSEM, SETTLS, PARENT_SETTID, CHILD_CLEARTID). Everything but
+/// the registers, the signal mask and the pending signals is the process's, shared.
+fn clone_thread<K: Kernel>(
+    t: &Arc<Task<K>>,
+    regs: &Regs<K>,
+    flags: u64,
+    newsp: u64,
+    ptid: u64,
+    ctid: u64,
+    tls: u64,
+) -> Result<usize> {
+    // Linux: threads share signal handlers, and handlers need a shared address space.
+    if flags & CLONE_SIGHAND == 0 || flags & CLONE_VM == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let p = &t.process;
+    if p.group_exit.lock().is_some() {
+        return Err(Errno::EAGAIN);
+    }
+    let tid = next_pid();
+    let cleartid = if flags & CLONE_CHILD_CLEARTID != 0 {
+        ctid
+    } else {
+        0
+    };
+    let task = Arc::new(Task::new(
+        tid,
+        p.clone(),
+        t.sigmask.load(Ordering::Relaxed),
+        cleartid,
+    ));
+    if flags & CLONE_PARENT_SETTID != 0 {
+        p.user().write_u32(ptid, tid)?;
+    }
+    if flags & CLONE_CHILD_SETTID != 0 {
+        p.user().write_u32(ctid, tid)?;
+    }
+    let mut child_regs = regs.clone();
+    child_regs.set_syscall_return(0);
+    if newsp != 0 {
+        child_regs.set_sp(newsp);
+    }
+    if flags & CLONE_SETTLS != 0 {
+        child_regs.set_tls(tls);
+    }
+    p.threads.lock().push(task.clone());
+    start_task(&task, child_regs);
+    Ok(tid as usize)
 }

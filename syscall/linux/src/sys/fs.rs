@@ -30,9 +30,13 @@ pub fn at<K: Kernel, R>(
 ) -> Result<R> {
     let bytes = p.user().read_cstr(path, PATH_MAX)?;
     let path = Path::new(&bytes, empty)?;
-    let fs = p.fs.lock();
+    // Copy the places out: the walk may read /proc, which looks at this process's fs state.
+    let (root, cwd) = {
+        let fs = p.fs.lock();
+        (fs.root.clone(), fs.cwd.clone())
+    };
     let start: PathRef = if dirfd == AT_FDCWD || bytes.first() == Some(&b'/') {
-        fs.cwd.clone()
+        cwd
     } else {
         let file = p.file(usize::try_from(dirfd).map_err(|_| Errno::EBADF)?)?;
         let place = file.path().cloned().ok_or(Errno::ENOTDIR)?;
@@ -42,7 +46,7 @@ pub fn at<K: Kernel, R>(
         place
     };
     let lookup = Lookup {
-        root: &fs.root,
+        root: &root,
         start: &start,
         cred: &p.cred,
     };
@@ -67,10 +71,11 @@ pub fn openat<K: Kernel>(
 }
 
 pub fn getcwd<K: Kernel>(p: &Process<K>, buf: u64, size: usize) -> Result<usize> {
-    let path = {
+    let (root, cwd) = {
         let fs = p.fs.lock();
-        K::vfs().path_of(&fs.root, &fs.cwd)?
+        (fs.root.clone(), fs.cwd.clone())
     };
+    let path = K::vfs().path_of(&root, &cwd)?;
     if path.len() + 1 > size {
         return Err(Errno::ERANGE);
     }

@@ -4,6 +4,7 @@ mod exec;
 mod fd;
 mod fork;
 mod fs;
+mod futex;
 mod io;
 mod mem;
 mod poll;
@@ -12,6 +13,8 @@ mod signal;
 mod stat;
 mod time;
 mod wait;
+
+pub(crate) use futex::{FutexWaiter, futex_wake};
 
 use crate::exec::elf::Machine;
 use crate::kernel::Kernel;
@@ -25,8 +28,10 @@ use syscall::{Errno, Result, Sysno};
 pub enum Flow {
     /// Return to user code with the result set.
     Return,
-    /// The process ended with this wait status.
+    /// exit_group: the process ends with this wait status.
     Exit(i32),
+    /// exit: the calling thread ends (the process too if it was the last).
+    ExitThread(i32),
 }
 
 /// Calls answered with ENOSYS, by number (for the debug log and the suite).
@@ -77,7 +82,7 @@ pub fn dispatch<K: Kernel>(task: &Arc<Task<K>>, regs: &mut Regs<K>) -> Flow {
         Machine::Aarch64 => syscall::aarch64::sysno(nr),
     };
     let result = match sysno {
-        Some(Sysno::exit) => return Flow::Exit(((a[0] & 0xff) << 8) as i32),
+        Some(Sysno::exit) => return Flow::ExitThread(((a[0] & 0xff) << 8) as i32),
         Some(Sysno::exit_group) => return Flow::Exit(((a[0] & 0xff) << 8) as i32),
         Some(s) => call(task, regs, s, a),
         None => Err(Errno::ENOSYS),
@@ -203,16 +208,17 @@ fn call<K: Kernel>(t: &Arc<Task<K>>, regs: &mut Regs<K>, s: Sysno, a: [usize; 6]
             0,
         ),
         execve => self::exec::execve(t, regs, a[0] as u64, a[1] as u64, a[2] as u64),
-        wait4 => self::wait::wait4(p, a[0] as i32, a[1] as u64, a[2] as u32, a[3] as u64),
-        waitid => self::wait::waitid(p, a[0] as u32, a[1] as u32, a[2] as u64, a[3] as u32),
+        wait4 => self::wait::wait4(t, a[0] as i32, a[1] as u64, a[2] as u32, a[3] as u64),
+        waitid => self::wait::waitid(t, a[0] as u32, a[1] as u32, a[2] as u64, a[3] as u32),
         setpgid => self::wait::setpgid(t, a[0] as u32, a[1] as i32),
         getpgid => self::wait::getpgid(t, a[0] as u32),
         getpgrp => self::wait::getpgid(t, 0),
         setsid => self::wait::setsid(t),
         getsid => self::wait::getsid(t, a[0] as u32),
         kill => self::wait::kill(t, a[0] as i32, a[1] as u32),
-        tkill => self::wait::kill(t, a[0] as i32, a[1] as u32),
-        tgkill => self::wait::kill(t, a[0] as i32, a[2] as u32),
+        tkill => self::wait::tgkill(t, None, a[0] as i32, a[1] as u32),
+        tgkill => self::wait::tgkill(t, Some(a[0] as i32), a[1] as i32, a[2] as u32),
+        futex => self::futex::futex(t, a),
         getuid | geteuid | getgid | getegid => Ok(0),
         set_tid_address => proc::set_tid_address(t, a[0] as u64),
         set_robust_list => proc::set_robust_list(a[1]),
@@ -225,10 +231,19 @@ fn call<K: Kernel>(t: &Arc<Task<K>>, regs: &mut Regs<K>, s: Sysno, a: [usize; 6]
             Ok(0)
         }
         getrandom => proc::getrandom::<K>(p, a[0] as u64, a[1], a[2] as u32),
+        sysinfo => {
+            let procs = self::wait::all_processes(t).len().min(u16::MAX as usize) as u16;
+            proc::sysinfo::<K>(p, a[0] as u64, K::memory(), procs)
+        }
 
         rt_sigaction => signal::rt_sigaction(p, a[0] as u32, a[1] as u64, a[2] as u64, a[3]),
         rt_sigprocmask => signal::rt_sigprocmask(t, a[0] as u32, a[1] as u64, a[2] as u64, a[3]),
         sigaltstack => signal::sigaltstack(t, a[0] as u64, a[1] as u64),
+        rt_sigreturn => signal::rt_sigreturn(t, regs),
+        rt_sigpending => signal::rt_sigpending(t, a[0] as u64, a[1]),
+        rt_sigsuspend => signal::rt_sigsuspend(t, a[0] as u64, a[1]),
+        pause => signal::pause(t),
+        rt_sigtimedwait => signal::rt_sigtimedwait(t, a[0] as u64, a[1] as u64, a[2] as u64, a[3]),
 
         clock_gettime => self::time::clock_gettime::<K>(p, a[0] as u32, a[1] as u64),
         gettimeofday => self::time::gettimeofday::<K>(p, a[0] as u64),

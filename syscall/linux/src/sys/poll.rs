@@ -59,7 +59,14 @@ pub fn blocking<K: Kernel, T>(
     loop {
         match op() {
             Err(Errno::EAGAIN) if !file.flags().contains(OpenFlags::NONBLOCK) => {
+                // A signal ends the wait (EINTR; restarted after it if the call allows).
+                if crate::signal::kicked::<K>() {
+                    return Err(Errno::EINTR);
+                }
                 wait_any::<K>(&[(file.clone(), events)], None);
+                if crate::signal::kicked::<K>() {
+                    return Err(Errno::EINTR);
+                }
             }
             r => return r,
         }

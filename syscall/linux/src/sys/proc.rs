@@ -120,3 +120,19 @@ pub fn getrandom<K: Kernel>(p: &Process<K>, buf: u64, len: usize, flags: u32) ->
     p.user().write(buf, &b)?;
     Ok(b.len())
 }
+
+/// `sysinfo`: uptime, memory and process count (no swap, no load average yet).
+pub fn sysinfo<K: Kernel>(p: &Process<K>, info: u64, mem: (u64, u64), procs: u16) -> Result<usize> {
+    use arch_api::Arch;
+    // struct sysinfo (64-bit): uptime, loads[3], totalram, freeram, sharedram, bufferram,
+    // totalswap, freeswap (longs), procs (u16, padded), totalhigh, freehigh, mem_unit (u32).
+    let mut b = [0u8; 112];
+    let mut put = |off: usize, v: u64| b[off..off + 8].copy_from_slice(&v.to_le_bytes());
+    put(0, K::Arch::now_ns() / 1_000_000_000);
+    put(32, mem.0);
+    put(40, mem.1);
+    b[80..82].copy_from_slice(&procs.to_le_bytes());
+    b[104..108].copy_from_slice(&1u32.to_le_bytes());
+    p.user().write(info, &b)?;
+    Ok(0)
+}

@@ -1,14 +1,13 @@
-//! rt_sigaction, rt_sigprocmask, sigaltstack: the bookkeeping. Delivery comes with signals.
+//! rt_sigaction, rt_sigprocmask, sigaltstack, rt_sigpending, rt_sigsuspend, pause,
+//! rt_sigtimedwait, rt_sigreturn. Delivery itself is in `crate::signal`.
 
+use super::time::read_timespec;
 use crate::kernel::Kernel;
-use crate::process::{Process, SigAction, Task};
+use crate::process::{Process, Regs, SigAction, Task};
+use crate::signal::{self, SIGKILL, SIGSTOP, SigInfo, UNBLOCKABLE};
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
 use syscall::{Errno, Result};
-
-const SIGKILL: u32 = 9;
-const SIGSTOP: u32 = 19;
-const UNBLOCKABLE: u64 = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1));
 
 pub fn rt_sigaction<K: Kernel>(
     p: &Process<K>,
@@ -43,6 +42,14 @@ pub fn rt_sigaction<K: Kernel>(
         }
         old
     };
+    // A signal set to be ignored is discarded if pending (POSIX).
+    if let Some(n) = new
+        && (n.handler == signal::SIG_IGN
+            || (n.handler == signal::SIG_DFL
+                && signal::default_action(sig) == signal::DefaultAction::Ign))
+    {
+        p.discard_pending(signal::bit(sig));
+    }
     if oact != 0 {
         let mut b = [0u8; 32];
         for (i, v) in [old.handler, old.flags, old.restorer, old.mask]
@@ -117,4 +124,97 @@ pub fn sigaltstack<K: Kernel>(t: &Arc<Task<K>>, ss: u64, old: u64) -> Result<usi
         t.process.user().write(old, &b)?;
     }
     Ok(0)
+}
+
+pub fn rt_sigpending<K: Kernel>(t: &Arc<Task<K>>, set: u64, setsize: usize) -> Result<usize> {
+    if setsize > 8 {
+        return Err(Errno::EINVAL);
+    }
+    let pending = t.pending.lock().set | t.process.shared_pending.lock().set;
+    let blocked = t.sigmask.load(Ordering::Relaxed);
+    let b = (pending & blocked).to_le_bytes();
+    t.process.user().write(set, &b[..setsize])?;
+    Ok(0)
+}
+
+/// Wait with the mask `mask` until a signal is delivered; always EINTR (the handler returns
+/// to the mask from before, which delivery puts back).
+fn suspend<K: Kernel>(t: &Arc<Task<K>>, mask: Option<u64>) -> Result<usize> {
+    if let Some(mask) = mask {
+        let old = t.sigmask.swap(mask & !UNBLOCKABLE, Ordering::Relaxed);
+        *t.saved_mask.lock() = Some(old);
+    }
+    let r = signal::wait_interruptible(t, None, || None::<()>);
+    debug_assert!(r.is_err());
+    Err(Errno::EINTR)
+}
+
+pub fn rt_sigsuspend<K: Kernel>(t: &Arc<Task<K>>, set: u64, setsize: usize) -> Result<usize> {
+    if setsize != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let mask = t.process.user().read_u64(set)?;
+    suspend(t, Some(mask))
+}
+
+pub fn pause<K: Kernel>(t: &Arc<Task<K>>) -> Result<usize> {
+    suspend(t, None)
+}
+
+/// rt_sigtimedwait: take a pending signal of `set` (normally blocked) without running its
+/// handler; EAGAIN on timeout, EINTR if another signal comes first.
+pub fn rt_sigtimedwait<K: Kernel>(
+    t: &Arc<Task<K>>,
+    set: u64,
+    info: u64,
+    timeout: u64,
+    setsize: usize,
+) -> Result<usize> {
+    if setsize != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let p = &t.process;
+    let want = p.user().read_u64(set)? & !UNBLOCKABLE;
+    let deadline = match timeout {
+        0 => None,
+        ts => {
+            let ns = read_timespec(p, ts)?;
+            let ticks = (ns as u128 * K::tick_hz() as u128).div_ceil(1_000_000_000) as u64;
+            Some(K::sched().ticks() + ticks)
+        }
+    };
+    // Signals of `set` are taken while waiting, as if they were not blocked.
+    let take = || {
+        let b = !want;
+        t.pending
+            .lock()
+            .take_info(b)
+            .or_else(|| p.shared_pending.lock().take_info(b))
+    };
+    let got: SigInfo = match take() {
+        Some(i) => i,
+        None if deadline.is_some_and(|d| d <= K::sched().ticks()) => return Err(Errno::EAGAIN),
+        None => {
+            let old = t.sigmask.fetch_and(!want, Ordering::Relaxed);
+            let r = signal::wait_interruptible(t, deadline, take);
+            t.sigmask.store(old, Ordering::Relaxed);
+            match r {
+                Ok(Some(i)) => i,
+                Ok(None) => return Err(Errno::EAGAIN),
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    if info != 0 {
+        p.user().write(info, &got.to_bytes())?;
+    }
+    Ok(got.signo as usize)
+}
+
+/// rt_sigreturn; a frame it cannot restore kills the process with SIGSEGV, as on Linux.
+pub fn rt_sigreturn<K: Kernel>(t: &Arc<Task<K>>, regs: &mut Regs<K>) -> Result<usize> {
+    signal::sigreturn(t, regs).inspect_err(|e| {
+        log::debug!("pid {}: bad signal frame ({e})", t.process.pid);
+        signal::force_fault(t, SigInfo::fault(signal::SIGSEGV, signal::SI_KERNEL, 0));
+    })
 }

@@ -2,7 +2,8 @@
 //! kill.
 
 use crate::kernel::Kernel;
-use crate::process::{Process, Task, find_init};
+use crate::process::{Process, Task};
+use crate::signal::{self, SigInfo, WaitEvent};
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
@@ -16,7 +17,7 @@ const WNOWAIT: u32 = 0x0100_0000;
 const WNOTHREAD: u32 = 0x2000_0000;
 const WALL: u32 = 0x4000_0000;
 const WCLONE: u32 = 0x8000_0000;
-const SIGCHLD: i32 = 17;
+const SIGCHLD: i32 = signal::SIGCHLD as i32;
 
 /// Which children a wait targets.
 #[derive(Clone, Copy)]
@@ -36,46 +37,103 @@ impl Target {
     }
 }
 
-/// Wait for a matching child to exit; returns (pid, wait status), or (0, 0) with WNOHANG.
-fn wait_child<K: Kernel>(
+/// What wait reports about a child.
+struct Report {
+    pid: u32,
+    /// Wait status as wait4 writes it.
+    status: i32,
+    /// siginfo `si_code` and `si_status` for waitid.
+    code: i32,
+    value: i32,
+}
+
+/// Wait for a matching child to exit (or, with WUNTRACED/WCONTINUED, stop or continue);
+/// `None` with WNOHANG when none has.
+fn wait_child<K: Kernel>(t: &Arc<Task<K>>, target: Target, options: u32) -> Result<Option<Report>> {
+    let p = &t.process;
+    let reap = options & WNOWAIT == 0;
+    let r = p.child_exit.wait_until(K::sched(), None, || {
+        let r = check_children(p, target, options, reap);
+        match r {
+            Ok(None) if options & WNOHANG == 0 && signal::interrupted(&**t) => {
+                Some(Err(Errno::EINTR))
+            }
+            Ok(None) if options & WNOHANG == 0 => None,
+            r => Some(r),
+        }
+    });
+    r.unwrap_or(Err(Errno::EINTR))
+}
+
+/// One look at the children for [`wait_child`].
+fn check_children<K: Kernel>(
     p: &Process<K>,
     target: Target,
-    nohang: bool,
+    options: u32,
     reap: bool,
-) -> Result<(u32, i32)> {
-    p.child_exit
-        .wait_until(K::sched(), None, || {
-            let mut children = p.children.lock();
-            if !children.iter().any(|c| target.matches(&**c)) {
-                return Some(Err(Errno::ECHILD));
+) -> Result<Option<Report>> {
+    {
+        let mut children = p.children.lock();
+        if !children.iter().any(|c| target.matches(&**c)) {
+            return Err(Errno::ECHILD);
+        }
+        for i in 0..children.len() {
+            let c = children[i].clone();
+            if !target.matches(&*c) {
+                continue;
             }
-            let zombie = children
-                .iter()
-                .position(|c| target.matches(&**c) && c.exit_status.lock().is_some());
-            match zombie {
-                Some(i) => {
-                    let c = if reap {
-                        children.remove(i)
-                    } else {
-                        children[i].clone()
-                    };
-                    let status = c.exit_status.lock().unwrap_or(0);
-                    Some(Ok((c.pid, status)))
+            let exited = *c.exit_status.lock();
+            if options & WEXITED != 0
+                && let Some(status) = exited
+            {
+                if reap {
+                    children.remove(i);
                 }
-                None if nohang => Some(Ok((0, 0))),
-                None => None,
+                let (code, value) = match (status & 0x7f, status & 0x80) {
+                    (0, _) => (signal::CLD_EXITED, (status >> 8) & 0xff),
+                    (s, 0) => (signal::CLD_KILLED, s),
+                    (s, _) => (signal::CLD_DUMPED, s),
+                };
+                return Ok(Some(Report {
+                    pid: c.pid,
+                    status,
+                    code,
+                    value,
+                }));
             }
-        })
-        .unwrap_or(Err(Errno::EINTR))
+            let mut ev = c.wait_event.lock();
+            let report = match *ev {
+                Some(WaitEvent::Stopped(sig)) if options & WUNTRACED != 0 => Report {
+                    pid: c.pid,
+                    status: ((sig as i32) << 8) | 0x7f,
+                    code: signal::CLD_STOPPED,
+                    value: sig as i32,
+                },
+                Some(WaitEvent::Continued) if options & WCONTINUED != 0 => Report {
+                    pid: c.pid,
+                    status: 0xffff,
+                    code: signal::CLD_CONTINUED,
+                    value: signal::SIGCONT as i32,
+                },
+                _ => continue,
+            };
+            if reap {
+                *ev = None;
+            }
+            return Ok(Some(report));
+        }
+        Ok(None)
+    }
 }
 
 pub fn wait4<K: Kernel>(
-    p: &Process<K>,
+    t: &Arc<Task<K>>,
     pid: i32,
     wstatus: u64,
     options: u32,
     rusage: u64,
 ) -> Result<usize> {
+    let p = &t.process;
     if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -86,23 +144,26 @@ pub fn wait4<K: Kernel>(
         n if n < 0 => Target::Group(n.unsigned_abs()),
         n => Target::Pid(n as u32),
     };
-    let (child, status) = wait_child(p, target, options & WNOHANG != 0, true)?;
-    if child != 0 && wstatus != 0 {
-        p.user().write_u32(wstatus, status as u32)?;
+    let Some(r) = wait_child(t, target, options | WEXITED)? else {
+        return Ok(0);
+    };
+    if wstatus != 0 {
+        p.user().write_u32(wstatus, r.status as u32)?;
     }
-    if child != 0 && rusage != 0 {
+    if rusage != 0 {
         p.user().write(rusage, &[0u8; 144])?;
     }
-    Ok(child as usize)
+    Ok(r.pid as usize)
 }
 
 pub fn waitid<K: Kernel>(
-    p: &Process<K>,
+    t: &Arc<Task<K>>,
     idtype: u32,
     id: u32,
     infop: u64,
     options: u32,
 ) -> Result<usize> {
+    let p = &t.process;
     if options & !(WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WALL | WCLONE)
         != 0
         || options & (WEXITED | WUNTRACED | WCONTINUED) == 0
@@ -119,19 +180,14 @@ pub fn waitid<K: Kernel>(
         }),
         _ => return Err(Errno::EINVAL),
     };
-    let (child, status) = wait_child(p, target, options & WNOHANG != 0, options & WNOWAIT == 0)?;
+    let r = wait_child(t, target, options)?;
     if infop != 0 {
         let mut info = [0u8; 128];
-        if child != 0 {
-            let (code, value): (i32, i32) = if status & 0x7f == 0 {
-                (1, (status >> 8) & 0xff)
-            } else {
-                (2, status & 0x7f)
-            };
+        if let Some(r) = r {
             info[0..4].copy_from_slice(&SIGCHLD.to_le_bytes());
-            info[8..12].copy_from_slice(&code.to_le_bytes());
-            info[16..20].copy_from_slice(&child.to_le_bytes());
-            info[24..28].copy_from_slice(&value.to_le_bytes());
+            info[8..12].copy_from_slice(&r.code.to_le_bytes());
+            info[16..20].copy_from_slice(&r.pid.to_le_bytes());
+            info[24..28].copy_from_slice(&r.value.to_le_bytes());
         }
         p.user().write(infop, &info)?;
     }
@@ -146,18 +202,8 @@ pub fn getppid<K: Kernel>(p: &Process<K>) -> Result<usize> {
         .map_or(0, |pp| pp.pid as usize))
 }
 
-/// Every process, found from PID 1 down.
-fn all_processes<K: Kernel>(t: &Arc<Task<K>>) -> Vec<Arc<Process<K>>> {
-    let mut out = Vec::new();
-    let Some(init) = find_init(&t.process) else {
-        return alloc::vec![t.process.clone()];
-    };
-    let mut stack = alloc::vec![init];
-    while let Some(p) = stack.pop() {
-        stack.extend(p.children.lock().iter().cloned());
-        out.push(p);
-    }
-    out
+pub(crate) fn all_processes<K: Kernel>(t: &Arc<Task<K>>) -> Vec<Arc<Process<K>>> {
+    signal::all_processes(&t.process)
 }
 
 fn find<K: Kernel>(t: &Arc<Task<K>>, pid: u32) -> Option<Arc<Process<K>>> {
@@ -221,17 +267,10 @@ pub fn setsid<K: Kernel>(t: &Arc<Task<K>>) -> Result<usize> {
     Ok(p.pid as usize)
 }
 
-/// Signals whose default action is to do nothing.
-fn ignored_by_default(sig: u32) -> bool {
-    matches!(sig, 17 | 23 | 28) // SIGCHLD, SIGURG, SIGWINCH
-}
-
-/// `kill`: until signal delivery exists, a signal whose action is the default and whose
-/// default ends the process ends it; others are accepted and dropped.
+/// `kill`: `pid` > 0 one process, 0 the caller's group, -1 everyone it may signal but PID 1
+/// and itself, < -1 group -pid.
 pub fn kill<K: Kernel>(t: &Arc<Task<K>>, pid: i32, sig: u32) -> Result<usize> {
-    if sig > 64 {
-        return Err(Errno::EINVAL);
-    }
+    signal::check_sig(sig)?;
     let me = &t.process;
     let targets: Vec<_> = all_processes(t)
         .into_iter()
@@ -239,6 +278,7 @@ pub fn kill<K: Kernel>(t: &Arc<Task<K>>, pid: i32, sig: u32) -> Result<usize> {
         .filter(|p| match pid {
             0 => p.pgid.load(Ordering::Relaxed) == me.pgid.load(Ordering::Relaxed),
             -1 => p.pid != 1 && p.pid != me.pid,
+            i32::MIN => false,
             n if n < -1 => p.pgid.load(Ordering::Relaxed) == n.unsigned_abs(),
             n => p.pid == n as u32,
         })
@@ -250,13 +290,30 @@ pub fn kill<K: Kernel>(t: &Arc<Task<K>>, pid: i32, sig: u32) -> Result<usize> {
         return Ok(0);
     }
     for p in targets {
-        let action = p.actions.lock()[sig as usize - 1].handler;
-        let fatal =
-            sig == 9 || (action == 0 && !ignored_by_default(sig) && !matches!(sig, 18..=22));
-        if fatal && p.pid != 1 {
-            p.fatal_signal.store(sig, Ordering::Release);
-            log::debug!("pid {}: signal {sig} ends it", p.pid);
-        }
+        signal::send_process(&p, SigInfo::user(sig, signal::SI_USER, me.pid));
+    }
+    Ok(0)
+}
+
+/// `tgkill` (and `tkill` with `tgid` = None): one thread.
+pub fn tgkill<K: Kernel>(t: &Arc<Task<K>>, tgid: Option<i32>, tid: i32, sig: u32) -> Result<usize> {
+    signal::check_sig(sig)?;
+    if tid <= 0 || tgid.is_some_and(|g| g <= 0) {
+        return Err(Errno::EINVAL);
+    }
+    let target = all_processes(t)
+        .into_iter()
+        .filter(|p| tgid.is_none_or(|g| p.pid == g as u32))
+        .find_map(|p| {
+            p.threads
+                .lock()
+                .iter()
+                .find(|th| th.tid == tid as u32)
+                .cloned()
+        })
+        .ok_or(Errno::ESRCH)?;
+    if sig != 0 {
+        signal::send_thread(&target, SigInfo::user(sig, signal::SI_TKILL, t.process.pid));
     }
     Ok(0)
 }

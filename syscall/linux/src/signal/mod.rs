@@ -1,0 +1,703 @@
+//! Signals: pending sets per thread and per process, sending, and delivery on the way back to
+//! user mode (default actions, handlers with the arch's Linux signal frame, stop/continue).
+
+mod frame;
+
+use crate::exec::elf::Machine;
+use crate::kernel::Kernel;
+use crate::process::{Process, Regs, Task};
+use alloc::boxed::Box;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use arch_api::{Arch, UserContext};
+use core::any::Any;
+use core::sync::atomic::Ordering;
+use syscall::{Errno, Result, Sysno};
+
+pub use frame::sigreturn;
+
+pub const SIGKILL: u32 = 9;
+pub const SIGSEGV: u32 = 11;
+pub const SIGPIPE: u32 = 13;
+pub const SIGCHLD: u32 = 17;
+pub const SIGCONT: u32 = 18;
+pub const SIGSTOP: u32 = 19;
+pub const SIGTSTP: u32 = 20;
+pub const SIGTTIN: u32 = 21;
+pub const SIGTTOU: u32 = 22;
+
+pub const SIG_DFL: u64 = 0;
+pub const SIG_IGN: u64 = 1;
+
+pub const SA_NOCLDSTOP: u64 = 1;
+pub const SA_ONSTACK: u64 = 0x0800_0000;
+pub const SA_RESTART: u64 = 0x1000_0000;
+pub const SA_NODEFER: u64 = 0x4000_0000;
+pub const SA_RESETHAND: u64 = 0x8000_0000;
+
+/// `si_code` values (asm-generic/siginfo.h).
+pub const SI_USER: i32 = 0;
+pub const SI_KERNEL: i32 = 0x80;
+pub const SI_TKILL: i32 = -6;
+pub const CLD_EXITED: i32 = 1;
+pub const CLD_KILLED: i32 = 2;
+pub const CLD_DUMPED: i32 = 3;
+pub const CLD_STOPPED: i32 = 5;
+pub const CLD_CONTINUED: i32 = 6;
+
+/// SIGKILL and SIGSTOP can be neither blocked, caught nor ignored.
+pub const UNBLOCKABLE: u64 = bit(SIGKILL) | bit(SIGSTOP);
+const STOP_SIGNALS: u64 = bit(SIGSTOP) | bit(SIGTSTP) | bit(SIGTTIN) | bit(SIGTTOU);
+
+pub const fn bit(sig: u32) -> u64 {
+    1 << (sig - 1)
+}
+
+/// What a pending signal carries into `siginfo_t`.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct SigInfo {
+    pub signo: u32,
+    pub code: i32,
+    pub pid: u32,
+    pub uid: u32,
+    /// Fault address (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP).
+    pub addr: u64,
+    /// SIGCHLD: exit code or signal.
+    pub status: i32,
+}
+
+impl SigInfo {
+    pub fn user(signo: u32, code: i32, pid: u32) -> Self {
+        Self {
+            signo,
+            code,
+            pid,
+            ..Self::default()
+        }
+    }
+
+    pub fn fault(signo: u32, code: i32, addr: u64) -> Self {
+        Self {
+            signo,
+            code,
+            addr,
+            ..Self::default()
+        }
+    }
+
+    /// Linux's 128-byte `siginfo_t` (same layout on both arches).
+    pub fn to_bytes(self) -> [u8; 128] {
+        let mut b = [0u8; 128];
+        b[0..4].copy_from_slice(&self.signo.to_le_bytes());
+        b[8..12].copy_from_slice(&self.code.to_le_bytes());
+        if is_fault(self.signo) && self.code > 0 {
+            b[16..24].copy_from_slice(&self.addr.to_le_bytes());
+        } else {
+            b[16..20].copy_from_slice(&self.pid.to_le_bytes());
+            b[20..24].copy_from_slice(&self.uid.to_le_bytes());
+            if self.signo == SIGCHLD {
+                b[24..28].copy_from_slice(&self.status.to_le_bytes());
+            }
+        }
+        b
+    }
+}
+
+fn is_fault(sig: u32) -> bool {
+    matches!(sig, 4 | 5 | 7 | 8 | 11)
+}
+
+/// Pending signals of a thread or (shared) of a process: one instance per standard signal,
+/// as Linux keeps for signals below SIGRTMIN (real-time ones are not queued more than once).
+pub struct Pending {
+    pub set: u64,
+    info: [SigInfo; 64],
+}
+
+impl Default for Pending {
+    fn default() -> Self {
+        Self {
+            set: 0,
+            info: [SigInfo::default(); 64],
+        }
+    }
+}
+
+impl Pending {
+    fn add(&mut self, info: SigInfo) {
+        let b = bit(info.signo);
+        if self.set & b == 0 {
+            self.info[info.signo as usize - 1] = info;
+            self.set |= b;
+        }
+    }
+
+    fn remove_mask(&mut self, mask: u64) {
+        self.set &= !mask;
+    }
+
+    /// Take the lowest pending signal not in `blocked`.
+    pub fn take_info(&mut self, blocked: u64) -> Option<SigInfo> {
+        self.take(blocked)
+    }
+
+    /// Take the lowest pending signal not in `blocked`.
+    fn take(&mut self, blocked: u64) -> Option<SigInfo> {
+        let ready = self.set & !blocked;
+        if ready == 0 {
+            return None;
+        }
+        let sig = ready.trailing_zeros() + 1;
+        self.set &= !bit(sig);
+        Some(self.info[sig as usize - 1])
+    }
+}
+
+/// Default actions (signal(7)).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum DefaultAction {
+    Term,
+    Core,
+    Stop,
+    Cont,
+    Ign,
+}
+
+pub fn default_action(sig: u32) -> DefaultAction {
+    match sig {
+        3 | 4 | 5 | 6 | 7 | 8 | 11 | 24 | 25 | 31 => DefaultAction::Core,
+        SIGCHLD | 23 | 28 => DefaultAction::Ign,
+        SIGCONT => DefaultAction::Cont,
+        SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU => DefaultAction::Stop,
+        _ => DefaultAction::Term,
+    }
+}
+
+impl<K: Kernel> Process<K> {
+    /// Drop the signals of `mask` from every pending set of the process.
+    pub fn discard_pending(&self, mask: u64) {
+        self.shared_pending.lock().remove_mask(mask);
+        for t in self.threads.lock().iter() {
+            t.pending.lock().remove_mask(mask);
+        }
+    }
+}
+
+/// Whether `sig` sent now would be thrown away (ignored, and no thread could want it later
+/// through a blocked mask: Linux discards ignored signals at sending time unless blocked).
+fn ignored<K: Kernel>(p: &Process<K>, sig: u32) -> bool {
+    let handler = p.actions.lock()[sig as usize - 1].handler;
+    handler == SIG_IGN || (handler == SIG_DFL && default_action(sig) == DefaultAction::Ign)
+}
+
+/// Scheduler threads woken for a signal since they last returned to user mode, for waits
+/// that cannot see their task (the VFS's blocking paths ask [`kicked`]).
+static KICKED: spin::Mutex<Vec<u64>> = spin::Mutex::new(Vec::new());
+
+/// Wake `t` if it sleeps in an interruptible wait; it re-checks [`interrupted`].
+pub fn kick<K: Kernel>(t: &Task<K>) {
+    if let Some(th) = t.thread.get() {
+        {
+            let mut k = KICKED.lock();
+            if !k.contains(&th.id()) {
+                k.push(th.id());
+            }
+        }
+        K::sched().wake(th);
+    }
+}
+
+/// Whether the calling thread was woken for a signal (or exit, or stop) since it last returned
+/// to user mode: a blocking syscall then gives up with EINTR (restarted if nothing is
+/// delivered and the call is restartable).
+pub fn kicked<K: Kernel>() -> bool {
+    K::sched()
+        .current()
+        .is_some_and(|me| KICKED.lock().contains(&me.id()))
+}
+
+fn unkick<K: Kernel>(task: &Task<K>) {
+    if let Some(th) = task.thread.get() {
+        KICKED.lock().retain(|&id| id != th.id());
+    }
+}
+
+/// Whether a blocking syscall of `t` must give up (EINTR): a signal it does not block is
+/// pending, or the process is exiting or stopping.
+pub fn interrupted<K: Kernel>(t: &Task<K>) -> bool {
+    let p = &t.process;
+    if p.group_exit.lock().is_some() || p.stopped.load(Ordering::Acquire) {
+        return true;
+    }
+    let blocked = t.sigmask.load(Ordering::Relaxed);
+    t.pending.lock().set & !blocked != 0 || p.shared_pending.lock().set & !blocked != 0
+}
+
+/// Queue `info` for the whole process and wake a thread that can take it.
+pub fn send_process<K: Kernel>(p: &Arc<Process<K>>, info: SigInfo) {
+    if !prepare(p, info.signo) {
+        return;
+    }
+    p.shared_pending.lock().add(info);
+    let threads = p.threads.lock().clone();
+    let b = bit(info.signo);
+    // Prefer a thread that does not block it; a blocked signal stays pending for later.
+    if let Some(t) = threads
+        .iter()
+        .find(|t| t.sigmask.load(Ordering::Relaxed) & b == 0)
+    {
+        kick(t);
+    }
+}
+
+/// Queue `info` for one thread.
+pub fn send_thread<K: Kernel>(t: &Arc<Task<K>>, info: SigInfo) {
+    if !prepare(&t.process, info.signo) {
+        return;
+    }
+    t.pending.lock().add(info);
+    kick(t);
+}
+
+/// What sending does before queueing (Linux's `prepare_signal`): SIGKILL ends the process at
+/// once, SIGCONT resumes a stopped process and drops pending stops, a stop signal drops a
+/// pending SIGCONT. Returns whether the signal should be queued.
+fn prepare<K: Kernel>(p: &Arc<Process<K>>, sig: u32) -> bool {
+    if p.exit_status.lock().is_some() || p.group_exit.lock().is_some() {
+        return false;
+    }
+    if sig == SIGKILL {
+        start_group_exit(p, SIGKILL as i32);
+        return false;
+    }
+    if bit(sig) & STOP_SIGNALS != 0 {
+        p.shared_pending.lock().remove_mask(bit(SIGCONT));
+        for t in p.threads.lock().iter() {
+            t.pending.lock().remove_mask(bit(SIGCONT));
+        }
+    }
+    if sig == SIGCONT {
+        p.shared_pending.lock().remove_mask(STOP_SIGNALS);
+        for t in p.threads.lock().iter() {
+            t.pending.lock().remove_mask(STOP_SIGNALS);
+        }
+        if p.stopped.swap(false, Ordering::AcqRel) {
+            *p.wait_event.lock() = Some(WaitEvent::Continued);
+            notify_parent(p, CLD_CONTINUED, SIGCONT as i32);
+            p.stop_wait.wake_all(K::sched());
+        }
+    }
+    // Ignored signals are dropped unless some thread blocks them (it may unblock them after
+    // changing the action).
+    if ignored(p, sig) {
+        let blocked_somewhere = p
+            .threads
+            .lock()
+            .iter()
+            .any(|t| t.sigmask.load(Ordering::Relaxed) & bit(sig) != 0);
+        return blocked_somewhere;
+    }
+    true
+}
+
+/// Make every thread of `p` end; the last one to go reports `status` as the wait status.
+pub fn start_group_exit<K: Kernel>(p: &Process<K>, status: i32) {
+    {
+        let mut g = p.group_exit.lock();
+        if g.is_none() {
+            *g = Some(status);
+        }
+    }
+    p.stopped.store(false, Ordering::Release);
+    p.stop_wait.wake_all(K::sched());
+    for t in p.threads.lock().iter() {
+        kick(t);
+    }
+}
+
+/// A change a parent's wait4 reports besides death.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitEvent {
+    Stopped(u32),
+    Continued,
+}
+
+/// Tell `p`'s parent that `p` exited, stopped or continued: SIGCHLD (unless ignored or, for
+/// stop/continue, SA_NOCLDSTOP) and a wake-up of its wait4.
+pub fn notify_parent<K: Kernel>(p: &Process<K>, code: i32, status: i32) {
+    let Some(parent) = p.parent.lock().as_ref().and_then(Weak::upgrade) else {
+        return;
+    };
+    let flags = parent.actions.lock()[SIGCHLD as usize - 1].flags;
+    if code == CLD_EXITED || code == CLD_KILLED || code == CLD_DUMPED || flags & SA_NOCLDSTOP == 0 {
+        let info = SigInfo {
+            signo: SIGCHLD,
+            code,
+            pid: p.pid,
+            uid: 0,
+            addr: 0,
+            status,
+        };
+        send_process(&parent, info);
+    }
+    parent.child_exit.wake_all(K::sched());
+}
+
+/// The syscall a thread returns from, for restarting it after a signal.
+#[derive(Clone, Copy)]
+pub struct Interrupted {
+    pub nr: usize,
+    pub arg0: usize,
+}
+
+/// Run before every return to user mode: act on pending signals. Returns the process's wait
+/// status when this thread must end (exit_group, a fatal signal).
+pub fn deliver<K: Kernel>(
+    task: &Arc<Task<K>>,
+    regs: &mut Regs<K>,
+    mut restart: Option<Interrupted>,
+) -> Option<i32> {
+    let p = &task.process;
+    unkick(task);
+    loop {
+        if let Some(status) = *p.group_exit.lock() {
+            return Some(status);
+        }
+        if p.stopped.load(Ordering::Acquire) {
+            p.stop_wait.wait_until(K::sched(), None, || {
+                (!p.stopped.load(Ordering::Acquire) || p.group_exit.lock().is_some()).then_some(())
+            });
+            continue;
+        }
+        let blocked = task.sigmask.load(Ordering::Relaxed);
+        let taken = task.pending.lock().take(blocked);
+        let Some(info) = taken.or_else(|| p.shared_pending.lock().take(blocked)) else {
+            // Nothing to do: an interrupted restartable syscall runs again, and the mask
+            // rt_sigsuspend replaced comes back.
+            if let Some(r) = restart {
+                regs.restart_syscall(r.nr, r.arg0);
+            }
+            if let Some(m) = task.saved_mask.lock().take() {
+                task.sigmask.store(m, Ordering::Relaxed);
+            }
+            return None;
+        };
+        let sig = info.signo;
+        let action = p.actions.lock()[sig as usize - 1];
+        match action.handler {
+            SIG_IGN => continue,
+            SIG_DFL => match default_action(sig) {
+                DefaultAction::Ign | DefaultAction::Cont => continue,
+                DefaultAction::Stop => {
+                    stop_process(p, sig);
+                    continue;
+                }
+                DefaultAction::Term => {
+                    start_group_exit(p, sig as i32);
+                    return Some(sig as i32);
+                }
+                DefaultAction::Core => {
+                    start_group_exit(p, sig as i32 | 0x80);
+                    return Some(sig as i32 | 0x80);
+                }
+            },
+            _ => {}
+        }
+        // A handler runs: an interrupted syscall returns EINTR unless SA_RESTART.
+        if let Some(r) = restart.take()
+            && action.flags & SA_RESTART != 0
+        {
+            regs.restart_syscall(r.nr, r.arg0);
+        }
+        if action.flags & SA_RESETHAND != 0 {
+            p.actions.lock()[sig as usize - 1] = crate::process::SigAction::default();
+        }
+        // After rt_sigsuspend the handler returns to the mask from before it.
+        let oldmask = task.saved_mask.lock().take().unwrap_or(blocked);
+        match frame::setup::<K>(task, regs, &info, &action, oldmask) {
+            Ok(()) => {
+                let mut mask = oldmask | action.mask;
+                if action.flags & SA_NODEFER == 0 {
+                    mask |= bit(sig);
+                }
+                task.sigmask.store(mask & !UNBLOCKABLE, Ordering::Relaxed);
+                return None;
+            }
+            Err(e) => {
+                // No room for the frame: Linux forces SIGSEGV, which kills.
+                log::info!(
+                    "pid {}: cannot deliver signal {sig} ({e}): killed by SIGSEGV",
+                    p.pid
+                );
+                start_group_exit(p, SIGSEGV as i32 | 0x80);
+                return Some(SIGSEGV as i32 | 0x80);
+            }
+        }
+    }
+}
+
+/// A stop signal's default action: the process stops until SIGCONT or SIGKILL.
+fn stop_process<K: Kernel>(p: &Process<K>, sig: u32) {
+    if p.pid == 1 {
+        // Like Linux, init does not get stopped by signals it does not handle.
+        return;
+    }
+    if !p.stopped.swap(true, Ordering::AcqRel) {
+        *p.wait_event.lock() = Some(WaitEvent::Stopped(sig));
+        notify_parent(p, CLD_STOPPED, sig as i32);
+        for t in p.threads.lock().iter() {
+            kick(t);
+        }
+    }
+}
+
+/// A fault user code cannot go on from: queue the signal for the thread, forcing it through
+/// (Linux's `force_sig_fault`): if blocked or ignored, the default action (death) is taken.
+pub fn force_fault<K: Kernel>(task: &Arc<Task<K>>, info: SigInfo) {
+    let p = &task.process;
+    let b = bit(info.signo);
+    let handler = p.actions.lock()[info.signo as usize - 1].handler;
+    let blocked = task.sigmask.load(Ordering::Relaxed) & b != 0;
+    if blocked || handler == SIG_IGN {
+        p.actions.lock()[info.signo as usize - 1] = crate::process::SigAction::default();
+        task.sigmask.fetch_and(!b, Ordering::Relaxed);
+    }
+    task.pending.lock().add(info);
+}
+
+/// Every process, found from PID 1 down (`p` alone if it has no link to PID 1).
+pub fn all_processes<K: Kernel>(p: &Arc<Process<K>>) -> Vec<Arc<Process<K>>> {
+    let Some(init) = crate::process::find_init(p) else {
+        return alloc::vec![p.clone()];
+    };
+    let mut out = Vec::new();
+    let mut stack = alloc::vec![init];
+    while let Some(p) = stack.pop() {
+        stack.extend(p.children.lock().iter().cloned());
+        out.push(p);
+    }
+    out
+}
+
+/// Check a signal number from user space (0 is "test only").
+pub fn check_sig(sig: u32) -> Result<()> {
+    if sig > 64 { Err(Errno::EINVAL) } else { Ok(()) }
+}
+
+/// Index of the syscall return register in [`UserContext::signal_reg`]'s order.
+pub fn return_reg<K: Kernel>() -> usize {
+    match K::MACHINE {
+        Machine::X86_64 => 13,
+        Machine::Aarch64 => 0,
+    }
+}
+
+/// Syscalls Linux restarts after a signal when they were interrupted (ERESTARTSYS): always
+/// when no handler ran, with a handler only under SA_RESTART. Others (pause, sigsuspend,
+/// nanosleep, futex, poll) report EINTR.
+pub fn restartable<K: Kernel>(nr: usize) -> bool {
+    let s = match K::MACHINE {
+        Machine::X86_64 => syscall::x86_64::sysno(nr),
+        Machine::Aarch64 => syscall::aarch64::sysno(nr),
+    };
+    use Sysno::*;
+    matches!(
+        s,
+        Some(
+            read | readv
+                | write
+                | writev
+                | pread64
+                | pwrite64
+                | wait4
+                | waitid
+                | ioctl
+                | open
+                | openat
+                | sendfile
+        )
+    )
+}
+
+/// A write to a pipe or socket nobody reads (EPIPE) also raises SIGPIPE, as Linux's pipe
+/// code does.
+pub fn raise_sigpipe<K: Kernel>(task: &Arc<Task<K>>, nr: usize) {
+    let s = match K::MACHINE {
+        Machine::X86_64 => syscall::x86_64::sysno(nr),
+        Machine::Aarch64 => syscall::aarch64::sysno(nr),
+    };
+    if matches!(
+        s,
+        Some(Sysno::write | Sysno::writev | Sysno::pwrite64 | Sysno::sendfile)
+    ) {
+        send_thread(task, SigInfo::user(SIGPIPE, SI_USER, task.process.pid));
+    }
+}
+
+/// Block the calling thread until `cond` holds, `task` is [`interrupted`] (`Err(EINTR)`), or
+/// tick `deadline` passes (`Ok(None)`). The check and the block happen with interrupts masked,
+/// so a wake-up between them is not lost on one CPU.
+pub fn wait_interruptible<K: Kernel, R>(
+    task: &Task<K>,
+    deadline: Option<u64>,
+    mut cond: impl FnMut() -> Option<R>,
+) -> Result<Option<R>> {
+    loop {
+        let was = K::Arch::irq_save_disable();
+        let r = cond();
+        let out = match r {
+            Some(r) => Some(Ok(Some(r))),
+            None if interrupted(task) => Some(Err(Errno::EINTR)),
+            None if deadline.is_some_and(|d| K::sched().ticks() >= d) => Some(Ok(None)),
+            None => None,
+        };
+        if out.is_none() {
+            K::sched().block_current(deadline);
+        }
+        K::Arch::irq_restore(was);
+        if let Some(out) = out {
+            return out;
+        }
+    }
+}
+
+/// PID 1, for sending signals from outside any process (the tty's ^C).
+static INIT: spin::Mutex<Option<Box<dyn Any + Send + Sync>>> = spin::Mutex::new(None);
+
+pub(crate) fn set_init<K: Kernel>(p: &Arc<Process<K>>) {
+    *INIT.lock() = Some(Box::new(Arc::downgrade(p)));
+    start_sender::<K>();
+}
+
+fn init<K: Kernel>() -> Option<Arc<Process<K>>> {
+    INIT.lock()
+        .as_ref()?
+        .downcast_ref::<Weak<Process<K>>>()?
+        .upgrade()
+}
+
+/// Group signals waiting for the sender thread: (pgid, sig). A fixed array, so that queueing
+/// from an interrupt handler does not allocate; more than this many at once are dropped (a
+/// terminal cannot produce them faster than the thread runs).
+static DEFERRED: spin::Mutex<([(u32, u32); 32], usize)> = spin::Mutex::new(([(0, 0); 32], 0));
+/// Wakes the sender thread (lock-free to call once set).
+static SENDER: spin::Once<Box<dyn Fn() + Send + Sync>> = spin::Once::new();
+
+/// Start the kernel thread that sends what [`signal_group`] queued (once, from thread context).
+fn start_sender<K: Kernel>() {
+    SENDER.call_once(|| {
+        let thread = K::sched().spawn("signal-sender", || {
+            loop {
+                let was = K::Arch::irq_save_disable();
+                let (batch, n) = {
+                    let mut q = DEFERRED.lock();
+                    let taken = *q;
+                    q.1 = 0;
+                    taken
+                };
+                if n == 0 {
+                    // Masked since the check: a queueing interrupt comes after the block.
+                    K::sched().block_current(None);
+                }
+                K::Arch::irq_restore(was);
+                for &(pgid, sig) in &batch[..n] {
+                    send_group_now::<K>(pgid, sig);
+                }
+            }
+        });
+        Box::new(move || K::sched().wake(&thread))
+    });
+}
+
+/// Send `sig` to every process of process group `pgid` (the tty's ^C, ^Z, ^\\). Safe from
+/// interrupt context: the request is queued and a kernel thread does the sending, since that
+/// takes the process-tree locks an interrupted thread may hold.
+pub fn signal_group<K: Kernel>(pgid: u32, sig: u32) {
+    if sig == 0 || sig > 64 {
+        return;
+    }
+    let was = K::Arch::irq_save_disable();
+    {
+        let mut q = DEFERRED.lock();
+        let n = q.1;
+        if n < q.0.len() {
+            q.0[n] = (pgid, sig);
+            q.1 = n + 1;
+        }
+    }
+    K::Arch::irq_restore(was);
+    if let Some(wake) = SENDER.get() {
+        wake();
+    }
+}
+
+fn send_group_now<K: Kernel>(pgid: u32, sig: u32) {
+    let Some(init) = init::<K>() else { return };
+    for p in all_processes(&init) {
+        if p.pgid.load(Ordering::Relaxed) == pgid && p.exit_status.lock().is_none() {
+            send_process(&p, SigInfo::user(sig, SI_KERNEL, 0));
+        }
+    }
+}
+
+/// Send `sig` to process `pid` now; false if there is no such living process. Thread context
+/// only (it takes the process-tree locks).
+pub fn signal_process<K: Kernel>(pid: u32, sig: u32) -> bool {
+    let Some(init) = init::<K>() else {
+        return false;
+    };
+    let Some(p) = all_processes(&init)
+        .into_iter()
+        .find(|p| p.pid == pid && p.exit_status.lock().is_none())
+    else {
+        return false;
+    };
+    if sig != 0 && sig <= 64 {
+        send_process(&p, SigInfo::user(sig, SI_KERNEL, 0));
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pending_takes_lowest_unblocked_once() {
+        let mut p = Pending::default();
+        p.add(SigInfo::user(10, SI_USER, 5));
+        p.add(SigInfo::user(10, SI_USER, 6)); // standard signals do not queue twice
+        p.add(SigInfo::user(12, SI_USER, 7));
+        assert!(p.take(bit(10) | bit(12)).is_none());
+        let first = p.take(bit(10)).unwrap();
+        assert_eq!((first.signo, first.pid), (12, 7));
+        let second = p.take(0).unwrap();
+        assert_eq!((second.signo, second.pid), (10, 5));
+        assert!(p.take(0).is_none());
+    }
+
+    #[test]
+    fn siginfo_layout() {
+        let b = SigInfo::user(10, SI_TKILL, 42).to_bytes();
+        assert_eq!(&b[0..4], &10u32.to_le_bytes());
+        assert_eq!(&b[8..12], &SI_TKILL.to_le_bytes());
+        assert_eq!(&b[16..20], &42u32.to_le_bytes());
+        let b = SigInfo::fault(SIGSEGV, 1, 0xdead_0000).to_bytes();
+        assert_eq!(&b[16..24], &0xdead_0000u64.to_le_bytes());
+        let chld = SigInfo {
+            status: 7,
+            ..SigInfo::user(SIGCHLD, CLD_EXITED, 3)
+        };
+        assert_eq!(&chld.to_bytes()[24..28], &7i32.to_le_bytes());
+    }
+
+    #[test]
+    fn default_actions() {
+        assert_eq!(default_action(SIGKILL), DefaultAction::Term);
+        assert_eq!(default_action(SIGSEGV), DefaultAction::Core);
+        assert_eq!(default_action(SIGCHLD), DefaultAction::Ign);
+        assert_eq!(default_action(SIGTSTP), DefaultAction::Stop);
+        assert_eq!(default_action(SIGCONT), DefaultAction::Cont);
+        assert_eq!(default_action(34), DefaultAction::Term);
+    }
+}

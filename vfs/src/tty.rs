@@ -1,0 +1,688 @@
+//! Terminals: a Linux-compatible line discipline (N_TTY's behaviour, not its code) over a
+//! byte sink, with termios, canonical editing, echo, signal characters and output
+//! processing.
+//!
+//! Input reaches a [`Tty`] through [`Tty::input`], in thread context: the kernel's UART
+//! interrupt handler only pushes raw bytes into an [`InputRing`] (lock-free) and wakes a
+//! kernel thread that drains the ring into `input`. So every lock here is taken in thread
+//! context, like the rest of the VFS, and the [`Pollee`] is notified from a thread (its
+//! waiter list is a spin lock that threads take with interrupts enabled: notifying it from
+//! an interrupt could spin forever on a lock its own CPU holds).
+//!
+//! Output goes to the writer callback after `OPOST` processing; signal characters call the
+//! signal callback with the foreground process group. Numbers and bit values are Linux's
+//! (`include/uapi/asm-generic/termbits.h`, `ioctls.h`); x86_64 and arm64 share them.
+//!
+//! Simplifications (documented in `.teams/0013-tty.md`): `VTIME` has no timer (a read that
+//! has at least one byte returns it at once; `VMIN = 0, VTIME > 0` waits for the first byte
+//! like `VMIN = 1`); `IXON` swallows ^S/^Q but output is never actually stopped; no
+//! `SIGTTIN`/`SIGTTOU` for background groups; erasing a tab moves back one column; ^H erases
+//! like `VERASE` in canonical mode (Linux would take it literally unless `VERASE` is ^H).
+
+mod ring;
+#[cfg(test)]
+mod tests;
+
+pub use ring::{InputRing, RING_SIZE};
+
+use crate::inode::{FileOps, UserMem};
+use crate::poll::{Events, Pollee};
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use spin::Mutex;
+use syscall::{Errno, Result};
+
+/// Size of `c_cc` in the asm-generic `struct termios`.
+pub const NCCS: usize = 19;
+/// `c_cc` indices.
+pub const VINTR: usize = 0;
+pub const VQUIT: usize = 1;
+pub const VERASE: usize = 2;
+pub const VKILL: usize = 3;
+pub const VEOF: usize = 4;
+pub const VTIME: usize = 5;
+pub const VMIN: usize = 6;
+pub const VSTART: usize = 8;
+pub const VSTOP: usize = 9;
+pub const VSUSP: usize = 10;
+pub const VEOL: usize = 11;
+pub const VREPRINT: usize = 12;
+pub const VWERASE: usize = 14;
+pub const VLNEXT: usize = 15;
+pub const VEOL2: usize = 16;
+
+/// `c_iflag` bits.
+pub const IGNBRK: u32 = 0o1;
+pub const ISTRIP: u32 = 0o40;
+pub const INLCR: u32 = 0o100;
+pub const IGNCR: u32 = 0o200;
+pub const ICRNL: u32 = 0o400;
+pub const IXON: u32 = 0o2000;
+pub const IUTF8: u32 = 0o40000;
+/// `c_oflag` bits.
+pub const OPOST: u32 = 0o1;
+pub const OLCUC: u32 = 0o2;
+pub const ONLCR: u32 = 0o4;
+pub const OCRNL: u32 = 0o10;
+/// `c_cflag` of the default: B38400 | CS8 | CREAD | HUPCL (`tty_std_termios`).
+pub const CFLAG_DEFAULT: u32 = 0o17 | 0o60 | 0o200 | 0o2000;
+/// `c_lflag` bits.
+pub const ISIG: u32 = 0o1;
+pub const ICANON: u32 = 0o2;
+pub const ECHO: u32 = 0o10;
+pub const ECHOE: u32 = 0o20;
+pub const ECHOK: u32 = 0o40;
+pub const ECHONL: u32 = 0o100;
+pub const NOFLSH: u32 = 0o200;
+pub const ECHOCTL: u32 = 0o1000;
+pub const ECHOKE: u32 = 0o4000;
+pub const IEXTEN: u32 = 0o100000;
+
+/// ioctl numbers (`asm-generic/ioctls.h`).
+pub const TCGETS: u32 = 0x5401;
+pub const TCSETS: u32 = 0x5402;
+pub const TCSETSW: u32 = 0x5403;
+pub const TCSETSF: u32 = 0x5404;
+pub const TCSBRK: u32 = 0x5409;
+pub const TCXONC: u32 = 0x540a;
+pub const TCFLSH: u32 = 0x540b;
+pub const TIOCSCTTY: u32 = 0x540e;
+pub const TIOCGPGRP: u32 = 0x540f;
+pub const TIOCSPGRP: u32 = 0x5410;
+pub const TIOCOUTQ: u32 = 0x5411;
+pub const TIOCGWINSZ: u32 = 0x5413;
+pub const TIOCSWINSZ: u32 = 0x5414;
+pub const FIONREAD: u32 = 0x541b;
+pub const TIOCNOTTY: u32 = 0x5422;
+pub const TCSBRKP: u32 = 0x5425;
+pub const TIOCGSID: u32 = 0x5429;
+
+/// Signals the line discipline raises (same numbers on x86_64 and arm64).
+pub const SIGINT: u32 = 2;
+pub const SIGQUIT: u32 = 3;
+pub const SIGTSTP: u32 = 20;
+pub const SIGWINCH: u32 = 28;
+
+/// Longest canonical line, terminator included (Linux's `N_TTY_BUF_SIZE`); characters past
+/// it are dropped until the line ends.
+pub const MAX_CANON: usize = 4096;
+/// Most bytes queued for reading in non-canonical mode; more are dropped.
+pub const MAX_INPUT: usize = 4096;
+
+/// The asm-generic `struct termios` (36 bytes, little-endian fields).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Termios {
+    pub iflag: u32,
+    pub oflag: u32,
+    pub cflag: u32,
+    pub lflag: u32,
+    pub line: u8,
+    pub cc: [u8; NCCS],
+}
+
+impl Termios {
+    /// Bytes in the user-visible structure.
+    pub const SIZE: usize = 36;
+
+    /// What Linux gives a serial console: `ICRNL|IXON`, `OPOST|ONLCR`, `ISIG|ICANON|ECHO|
+    /// ECHOE|ECHOK|ECHOCTL|ECHOKE|IEXTEN`, ^C ^\ ^? ^U ^D, VMIN 1, ^Q ^S ^Z ^R ^O ^W ^V.
+    pub const fn linux_default() -> Termios {
+        Termios {
+            iflag: ICRNL | IXON,
+            oflag: OPOST | ONLCR,
+            cflag: CFLAG_DEFAULT,
+            lflag: ISIG | ICANON | ECHO | ECHOE | ECHOK | ECHOCTL | ECHOKE | IEXTEN,
+            line: 0,
+            cc: [
+                3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0, 0, 0,
+            ],
+        }
+    }
+
+    /// The user-visible encoding.
+    pub fn to_bytes(&self) -> [u8; Termios::SIZE] {
+        let mut b = [0u8; Termios::SIZE];
+        b[0..4].copy_from_slice(&self.iflag.to_le_bytes());
+        b[4..8].copy_from_slice(&self.oflag.to_le_bytes());
+        b[8..12].copy_from_slice(&self.cflag.to_le_bytes());
+        b[12..16].copy_from_slice(&self.lflag.to_le_bytes());
+        b[16] = self.line;
+        b[17..].copy_from_slice(&self.cc);
+        b
+    }
+
+    /// Decodes the user-visible encoding.
+    pub fn from_bytes(b: &[u8; Termios::SIZE]) -> Termios {
+        let word = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let mut cc = [0u8; NCCS];
+        cc.copy_from_slice(&b[17..]);
+        Termios {
+            iflag: word(0),
+            oflag: word(4),
+            cflag: word(8),
+            lflag: word(12),
+            line: b[16],
+            cc,
+        }
+    }
+
+    fn l(&self, bit: u32) -> bool {
+        self.lflag & bit != 0
+    }
+
+    fn i(&self, bit: u32) -> bool {
+        self.iflag & bit != 0
+    }
+
+    /// Whether `c` is the (enabled) special character at `index`: a `c_cc` slot of 0 is
+    /// `_POSIX_VDISABLE` and matches nothing.
+    fn is(&self, index: usize, c: u8) -> bool {
+        self.cc[index] != 0 && self.cc[index] == c
+    }
+}
+
+/// Where output goes (the console UART).
+pub type Writer = Box<dyn Fn(&[u8]) + Send + Sync>;
+/// Sends signal `sig` to process group `pgid` (^C, ^\, ^Z, window size changes).
+pub type Signaller = Box<dyn Fn(i32, u32) + Send + Sync>;
+
+/// A terminal: line discipline state plus the device's callbacks.
+pub struct Tty {
+    state: Mutex<State>,
+    pollee: Pollee,
+    writer: Writer,
+    signal: Signaller,
+}
+
+struct State {
+    termios: Termios,
+    winsize: [u8; 8],
+    /// Foreground process group (`tcgetpgrp`).
+    fg_pgrp: i32,
+    /// Session the terminal belongs to (`TIOCGSID`).
+    sid: i32,
+    /// Canonical mode: completed lines, oldest first, each with its terminator (none for an
+    /// end-of-file line; an empty one reads as 0).
+    lines: VecDeque<Vec<u8>>,
+    /// Canonical mode: the line being edited.
+    edit: Vec<u8>,
+    /// Non-canonical mode: bytes to read.
+    raw: VecDeque<u8>,
+    /// The previous byte was VLNEXT: take this one literally.
+    lnext: bool,
+}
+
+/// What one `input` call produced besides queued bytes, acted on with the lock dropped.
+#[derive(Default)]
+struct Effects {
+    echo: Vec<u8>,
+    signals: Vec<u32>,
+}
+
+/// Whether the echo of `c` is the two-column `^X` form under `ECHOCTL`.
+fn is_ctl(c: u8) -> bool {
+    (c < 0x20 && c != b'\t' && c != b'\n') || c == 0x7f
+}
+
+impl Tty {
+    /// A terminal with Linux's default termios, a 24x80 window and process group 1 in the
+    /// foreground (PID 1 is the session leader owning the console).
+    pub fn new(writer: Writer, signal: Signaller) -> Tty {
+        let mut winsize = [0u8; 8];
+        winsize[0..2].copy_from_slice(&24u16.to_le_bytes());
+        winsize[2..4].copy_from_slice(&80u16.to_le_bytes());
+        Tty {
+            state: Mutex::new(State {
+                termios: Termios::linux_default(),
+                winsize,
+                fg_pgrp: 1,
+                sid: 1,
+                lines: VecDeque::new(),
+                edit: Vec::new(),
+                raw: VecDeque::new(),
+                lnext: false,
+            }),
+            pollee: Pollee::new(),
+            writer,
+            signal,
+        }
+    }
+
+    /// The current termios.
+    pub fn termios(&self) -> Termios {
+        self.state.lock().termios
+    }
+
+    /// Replaces the termios (as `TCSETS`); switching between canonical and raw mode carries
+    /// pending input over, as Linux does.
+    pub fn set_termios(&self, t: Termios) {
+        {
+            let mut s = self.state.lock();
+            let was_canon = s.termios.l(ICANON);
+            s.termios = t;
+            let canon = t.l(ICANON);
+            if was_canon && !canon {
+                // Completed lines and the partial line become plain input.
+                let mut raw = core::mem::take(&mut s.raw);
+                for line in core::mem::take(&mut s.lines) {
+                    raw.extend(line);
+                }
+                raw.extend(core::mem::take(&mut s.edit));
+                s.raw = raw;
+            } else if !was_canon && canon {
+                // Unread raw bytes become the start of the line being edited.
+                let mut edit: Vec<u8> = core::mem::take(&mut s.raw).into();
+                edit.append(&mut s.edit);
+                s.edit = edit;
+            }
+        }
+        self.pollee.notify();
+    }
+
+    /// Feeds received bytes through the line discipline (thread context).
+    pub fn input(&self, bytes: &[u8]) {
+        let mut fx = Effects::default();
+        let (pgrp, oflag) = {
+            let mut s = self.state.lock();
+            for &b in bytes {
+                s.receive(b, &mut fx);
+            }
+            (s.fg_pgrp, s.termios.oflag)
+        };
+        if !fx.echo.is_empty() {
+            self.output(&fx.echo, oflag);
+        }
+        for sig in fx.signals {
+            if pgrp > 0 {
+                (self.signal)(pgrp, sig);
+            }
+        }
+        self.pollee.notify();
+    }
+
+    /// Drops all unread input (`TCIFLUSH`).
+    pub fn flush_input(&self) {
+        self.state.lock().flush_input();
+        self.pollee.notify();
+    }
+
+    /// Bytes a read could return now (`FIONREAD`).
+    pub fn readable_bytes(&self) -> usize {
+        let s = self.state.lock();
+        if s.termios.l(ICANON) {
+            s.lines.iter().map(Vec::len).sum()
+        } else {
+            s.raw.len()
+        }
+    }
+
+    /// Output processing (`OPOST`: `ONLCR`, `OCRNL`, `OLCUC`), then the writer.
+    fn output(&self, bytes: &[u8], oflag: u32) {
+        if oflag & OPOST == 0 {
+            (self.writer)(bytes);
+            return;
+        }
+        let mut out = [0u8; 256];
+        let mut n = 0;
+        for &b in bytes {
+            if n + 2 > out.len() {
+                (self.writer)(&out[..n]);
+                n = 0;
+            }
+            match b {
+                b'\n' if oflag & ONLCR != 0 => {
+                    out[n] = b'\r';
+                    out[n + 1] = b'\n';
+                    n += 2;
+                }
+                b'\r' if oflag & OCRNL != 0 => {
+                    out[n] = b'\n';
+                    n += 1;
+                }
+                b'a'..=b'z' if oflag & OLCUC != 0 => {
+                    out[n] = b.to_ascii_uppercase();
+                    n += 1;
+                }
+                _ => {
+                    out[n] = b;
+                    n += 1;
+                }
+            }
+        }
+        if n > 0 {
+            (self.writer)(&out[..n]);
+        }
+    }
+
+    fn read_int(user: &dyn UserMem, arg: usize) -> Result<i32> {
+        let mut b = [0u8; 4];
+        user.read(arg, &mut b)?;
+        Ok(i32::from_le_bytes(b))
+    }
+
+    fn write_int(user: &dyn UserMem, arg: usize, v: i32) -> Result<usize> {
+        user.write(arg, &v.to_le_bytes()).map(|_| 0)
+    }
+}
+
+impl State {
+    fn flush_input(&mut self) {
+        self.lines.clear();
+        self.edit.clear();
+        self.raw.clear();
+        self.lnext = false;
+    }
+
+    /// Appends the echo of `c` (`^X` for control characters under `ECHOCTL`).
+    fn echo_char(&self, c: u8, fx: &mut Effects) {
+        if self.termios.l(ECHOCTL) && is_ctl(c) {
+            fx.echo.push(b'^');
+            fx.echo.push(c ^ 0x40);
+        } else {
+            fx.echo.push(c);
+        }
+    }
+
+    /// Columns the echo of `c` took, for visual erase.
+    fn echo_width(&self, c: u8) -> usize {
+        if self.termios.l(ECHOCTL) && is_ctl(c) {
+            2
+        } else if self.termios.i(IUTF8) && (0x80..0xc0).contains(&c) {
+            0 // a UTF-8 continuation byte shares its lead byte's column
+        } else {
+            1
+        }
+    }
+
+    /// Removes the last character of the line being edited and erases its echo.
+    fn erase_one(&mut self, fx: &mut Effects) -> Option<u8> {
+        let mut width = 0;
+        let mut last = None;
+        while let Some(c) = self.edit.pop() {
+            width += self.echo_width(c);
+            last = Some(c);
+            // Under IUTF8 a character is its lead byte and the continuation bytes after it.
+            if !(self.termios.i(IUTF8) && (0x80..0xc0).contains(&c)) {
+                break;
+            }
+        }
+        if last.is_some() && self.termios.l(ECHO) && self.termios.l(ECHOE) {
+            for _ in 0..width {
+                fx.echo.extend_from_slice(b"\x08 \x08");
+            }
+        }
+        last
+    }
+
+    fn receive(&mut self, byte: u8, fx: &mut Effects) {
+        let t = self.termios;
+        let mut c = if t.i(ISTRIP) { byte & 0x7f } else { byte };
+        if self.lnext {
+            self.lnext = false;
+            // The echo overwrites the "^" VLNEXT left under the cursor.
+            self.store(c, fx);
+            return;
+        }
+        if c == b'\r' {
+            if t.i(IGNCR) {
+                return;
+            }
+            if t.i(ICRNL) {
+                c = b'\n';
+            }
+        } else if c == b'\n' && t.i(INLCR) {
+            c = b'\r';
+        }
+        if t.i(IXON) && (t.is(VSTOP, c) || t.is(VSTART, c)) {
+            return;
+        }
+        if t.l(ISIG) {
+            let sig = if t.is(VINTR, c) {
+                Some(SIGINT)
+            } else if t.is(VQUIT, c) {
+                Some(SIGQUIT)
+            } else if t.is(VSUSP, c) {
+                Some(SIGTSTP)
+            } else {
+                None
+            };
+            if let Some(sig) = sig {
+                if !t.l(NOFLSH) {
+                    self.flush_input();
+                }
+                if t.l(ECHO) {
+                    self.echo_char(c, fx);
+                }
+                fx.signals.push(sig);
+                return;
+            }
+        }
+        if !t.l(ICANON) {
+            self.store(c, fx);
+            return;
+        }
+        let iexten = t.l(IEXTEN);
+        if iexten && t.is(VLNEXT, c) {
+            self.lnext = true;
+            if t.l(ECHO) && t.l(ECHOCTL) {
+                fx.echo.extend_from_slice(b"^\x08");
+            }
+        } else if t.is(VERASE, c) || (c == 0x08 && t.cc[VERASE] != 0) {
+            // ^H erases too: serial terminals send either ^? or ^H for Backspace.
+            if self.erase_one(fx).is_some() && t.l(ECHO) && !t.l(ECHOE) {
+                self.echo_char(c, fx);
+            }
+        } else if t.is(VKILL, c) {
+            if t.l(ECHO) && t.l(ECHOE) && t.l(ECHOKE) {
+                while self.erase_one(fx).is_some() {}
+            } else {
+                self.edit.clear();
+                if t.l(ECHO) {
+                    self.echo_char(c, fx);
+                }
+                if t.l(ECHOK) {
+                    fx.echo.push(b'\n');
+                }
+            }
+        } else if iexten && t.is(VWERASE, c) {
+            while self.edit.last().is_some_and(|b| b.is_ascii_whitespace()) {
+                self.erase_one(fx);
+            }
+            while self.edit.last().is_some_and(|b| !b.is_ascii_whitespace()) {
+                self.erase_one(fx);
+            }
+        } else if iexten && t.is(VREPRINT, c) {
+            if t.l(ECHO) {
+                self.echo_char(c, fx);
+                fx.echo.push(b'\n');
+                let edit = core::mem::take(&mut self.edit);
+                for &b in &edit {
+                    self.echo_char(b, fx);
+                }
+                self.edit = edit;
+            }
+        } else if t.is(VEOF, c) {
+            // The line ends without the character; an empty line reads as end of file.
+            let line = core::mem::take(&mut self.edit);
+            self.lines.push_back(line);
+        } else {
+            self.store(c, fx);
+        }
+    }
+
+    /// Queues an ordinary character (canonical: into the line, ending it at a newline or
+    /// EOL character; otherwise into the raw queue) and echoes it.
+    fn store(&mut self, c: u8, fx: &mut Effects) {
+        let t = self.termios;
+        if t.l(ICANON) {
+            let ends = c == b'\n' || t.is(VEOL, c) || (t.l(IEXTEN) && t.is(VEOL2, c));
+            // Room is kept for the terminator, so a full line can always still be ended.
+            if !ends && self.edit.len() >= MAX_CANON - 1 {
+                return;
+            }
+            if t.l(ECHO) {
+                self.echo_char(c, fx);
+            } else if c == b'\n' && t.l(ECHONL) {
+                fx.echo.push(b'\n');
+            }
+            self.edit.push(c);
+            if ends {
+                let line = core::mem::take(&mut self.edit);
+                self.lines.push_back(line);
+            }
+        } else {
+            if self.raw.len() >= MAX_INPUT {
+                return;
+            }
+            if t.l(ECHO) {
+                self.echo_char(c, fx);
+            } else if c == b'\n' && t.l(ECHONL) {
+                fx.echo.push(b'\n');
+            }
+            self.raw.push_back(c);
+        }
+    }
+
+    /// Non-canonical: bytes that must be queued before a read of `len` bytes returns.
+    fn raw_needed(&self, len: usize) -> usize {
+        let vmin = usize::from(self.termios.cc[VMIN]);
+        if self.termios.cc[VTIME] != 0 {
+            // No inter-byte timer: any byte at all completes the read.
+            1
+        } else {
+            vmin.min(len).max(1)
+        }
+    }
+
+    fn readable(&self) -> bool {
+        if self.termios.l(ICANON) {
+            !self.lines.is_empty()
+        } else {
+            self.raw.len() >= self.raw_needed(usize::MAX)
+        }
+    }
+}
+
+impl FileOps for Tty {
+    fn read(&self, _offset: u64, buf: &mut [u8], _nonblock: bool) -> Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let mut s = self.state.lock();
+        if s.termios.l(ICANON) {
+            // One line per read, as Linux: the rest of a long line stays for the next read.
+            let Some(mut line) = s.lines.pop_front() else {
+                return Err(Errno::EAGAIN);
+            };
+            let n = line.len().min(buf.len());
+            buf[..n].copy_from_slice(&line[..n]);
+            if n < line.len() {
+                line.drain(..n);
+                s.lines.push_front(line);
+            }
+            return Ok(n);
+        }
+        let (vmin, vtime) = (s.termios.cc[VMIN], s.termios.cc[VTIME]);
+        if s.raw.is_empty() && vmin == 0 && vtime == 0 {
+            return Ok(0);
+        }
+        if s.raw.len() < s.raw_needed(buf.len()) {
+            return Err(Errno::EAGAIN);
+        }
+        let n = s.raw.len().min(buf.len());
+        for (slot, b) in buf.iter_mut().zip(s.raw.drain(..n)) {
+            *slot = b;
+        }
+        Ok(n)
+    }
+
+    fn write(&self, _offset: u64, buf: &[u8], _nonblock: bool) -> Result<usize> {
+        let oflag = self.state.lock().termios.oflag;
+        self.output(buf, oflag);
+        Ok(buf.len())
+    }
+
+    fn poll(&self) -> Events {
+        let mut ev = Events::OUT | Events::WRNORM;
+        if self.state.lock().readable() {
+            ev |= Events::IN | Events::RDNORM;
+        }
+        ev
+    }
+
+    fn pollee(&self) -> Option<&Pollee> {
+        Some(&self.pollee)
+    }
+
+    fn ioctl(&self, cmd: u32, arg: usize, user: &dyn UserMem) -> Result<usize> {
+        match cmd {
+            TCGETS => user.write(arg, &self.termios().to_bytes()).map(|_| 0),
+            TCSETS | TCSETSW | TCSETSF => {
+                let mut b = [0u8; Termios::SIZE];
+                user.read(arg, &mut b)?;
+                // Output is written synchronously, so there is never anything to drain
+                // (TCSETSW); TCSETSF also drops unread input.
+                if cmd == TCSETSF {
+                    self.state.lock().flush_input();
+                }
+                self.set_termios(Termios::from_bytes(&b));
+                Ok(0)
+            }
+            TIOCGWINSZ => user.write(arg, &self.state.lock().winsize).map(|_| 0),
+            TIOCSWINSZ => {
+                let mut w = [0u8; 8];
+                user.read(arg, &mut w)?;
+                let (changed, pgrp) = {
+                    let mut s = self.state.lock();
+                    let changed = s.winsize != w;
+                    s.winsize = w;
+                    (changed, s.fg_pgrp)
+                };
+                if changed && pgrp > 0 {
+                    (self.signal)(pgrp, SIGWINCH);
+                }
+                Ok(0)
+            }
+            TIOCGPGRP => {
+                let pgrp = self.state.lock().fg_pgrp;
+                Self::write_int(user, arg, pgrp)
+            }
+            TIOCSPGRP => {
+                let pgrp = Self::read_int(user, arg)?;
+                if pgrp < 0 {
+                    return Err(Errno::EINVAL);
+                }
+                self.state.lock().fg_pgrp = pgrp;
+                Ok(0)
+            }
+            TIOCGSID => {
+                let sid = self.state.lock().sid;
+                Self::write_int(user, arg, sid)
+            }
+            FIONREAD => Self::write_int(
+                user,
+                arg,
+                i32::try_from(self.readable_bytes()).unwrap_or(i32::MAX),
+            ),
+            TIOCOUTQ => Self::write_int(user, arg, 0),
+            TCFLSH => match arg {
+                0 | 2 => {
+                    self.flush_input();
+                    Ok(0)
+                }
+                1 => Ok(0),
+                _ => Err(Errno::EINVAL),
+            },
+            TCXONC => match arg {
+                0..=3 => Ok(0),
+                _ => Err(Errno::EINVAL),
+            },
+            // The console is every session's controlling terminal until sessions track one.
+            TIOCSCTTY | TIOCNOTTY | TCSBRK | TCSBRKP => Ok(0),
+            _ => Err(Errno::ENOTTY),
+        }
+    }
+}
+
+impl crate::device::CharDevice for Tty {}
