@@ -50,55 +50,90 @@ const USER_RW: PageFlags = PageFlags {
 
 type UserTable = PageTable<<A as Arch>::PageTable, KernelTables>;
 
-fn map_new_page(
-    pt: &mut UserTable,
-    va: u64,
-    flags: PageFlags,
-    contents: &[u8],
-) -> Result<u64, String> {
-    let pa = FRAMES.lock().alloc_frame().ok_or("out of frames")?;
-    // SAFETY: a fresh frame, ours alone, in the direct map.
-    let page =
-        unsafe { core::slice::from_raw_parts_mut(phys_to_virt(pa) as *mut u8, PAGE_SIZE as usize) };
-    page.fill(0);
-    page[..contents.len()].copy_from_slice(contents);
-    pt.map(va, pa, PageSize::Size4K, flags)
-        .map_err(|e| format!("map {va:#x}: {e:?}"))?;
-    Ok(pa)
+/// A user address space for a test: a fresh root, pages mapped on request, and everything
+/// freed on drop (after switching to no user space, so the root is never live when freed).
+pub struct TestSpace {
+    pub pt: UserTable,
+    pub root: u64,
+}
+
+impl TestSpace {
+    pub fn new() -> Result<TestSpace, String> {
+        let root = FRAMES.lock().alloc_frame().ok_or("out of frames")?;
+        // SAFETY: a fresh frame, ours alone, in the direct map.
+        unsafe { core::ptr::write_bytes(phys_to_virt(root) as *mut u8, 0, PAGE_SIZE as usize) };
+        A::init_user_root(root);
+        Ok(TestSpace {
+            pt: UserTable::from_root(root, KernelTables),
+            root,
+        })
+    }
+
+    /// Map a new page at `va` holding `contents` (zeros after them); returns its frame.
+    pub fn map(&mut self, va: u64, flags: PageFlags, contents: &[u8]) -> Result<u64, String> {
+        self.map_filled(va, flags, 0, contents)
+    }
+
+    /// Map a new page at `va` filled with `fill`, then `contents` at its start.
+    pub fn map_filled(
+        &mut self,
+        va: u64,
+        flags: PageFlags,
+        fill: u8,
+        contents: &[u8],
+    ) -> Result<u64, String> {
+        let pa = FRAMES.lock().alloc_frame().ok_or("out of frames")?;
+        // SAFETY: a fresh frame, ours alone, in the direct map.
+        let page = unsafe {
+            core::slice::from_raw_parts_mut(phys_to_virt(pa) as *mut u8, PAGE_SIZE as usize)
+        };
+        page.fill(fill);
+        page[..contents.len()].copy_from_slice(contents);
+        if let Err(e) = self.pt.map(va, pa, PageSize::Size4K, flags) {
+            let _ = FRAMES.lock().free(pa, 0);
+            return Err(format!("map {va:#x}: {e:?}"));
+        }
+        Ok(pa)
+    }
+
+    /// Make this the active user address space.
+    pub fn activate(&self) {
+        // SAFETY: the root was made by init_user_root and maps only frames this space owns.
+        unsafe { A::activate_user_root(Some(self.root)) };
+    }
+}
+
+impl Drop for TestSpace {
+    fn drop(&mut self) {
+        // SAFETY: `None` maps no user memory at all.
+        unsafe { A::activate_user_root(None) };
+        let mut leaves = Vec::new();
+        self.pt
+            .clear_below(A::USER_END, &mut |pa, _| leaves.push(pa));
+        let mut frames = FRAMES.lock();
+        for pa in leaves {
+            let _ = frames.free(pa, 0);
+        }
+        let _ = frames.free(self.root, 0);
+    }
 }
 
 pub fn user_mode() -> Outcome {
-    let root = FRAMES.lock().alloc_frame().ok_or("out of frames")?;
-    // SAFETY: fresh frame in the direct map.
-    unsafe { core::ptr::write_bytes(phys_to_virt(root) as *mut u8, 0, PAGE_SIZE as usize) };
-    A::init_user_root(root);
-    let mut pt = UserTable::from_root(root, KernelTables);
-    let result = run_program(&mut pt, root);
-    // Back to a user-less state, then free everything the address space held.
-    // SAFETY: `None` maps no user memory at all.
-    unsafe { A::activate_user_root(None) };
-    let mut leaves = Vec::new();
-    pt.clear_below(A::USER_END, &mut |pa, _| leaves.push(pa));
-    let mut frames = FRAMES.lock();
-    for pa in leaves {
-        let _ = frames.free(pa, 0);
-    }
-    let _ = frames.free(root, 0);
-    result
+    let mut space = TestSpace::new()?;
+    run_program(&mut space)
 }
 
-fn run_program(pt: &mut UserTable, root: u64) -> Outcome {
+fn run_program(space: &mut TestSpace) -> Outcome {
     check(
         prog::CODE.len() <= PAGE_SIZE as usize - MESSAGE.len(),
         || String::from("program too big"),
     )?;
     let mut code = Vec::from(prog::CODE);
     code.extend_from_slice(MESSAGE);
-    map_new_page(pt, CODE_VA, USER_RX, &code)?;
-    let data = map_new_page(pt, DATA_VA, USER_RW, &100u64.to_le_bytes())?;
-    map_new_page(pt, STACK_TOP - PAGE_SIZE, USER_RW, &[])?;
-    // SAFETY: `root` was prepared by init_user_root and maps only frames we own.
-    unsafe { A::activate_user_root(Some(root)) };
+    space.map(CODE_VA, USER_RX, &code)?;
+    let data = space.map(DATA_VA, USER_RW, &100u64.to_le_bytes())?;
+    space.map(STACK_TOP - PAGE_SIZE, USER_RW, &[])?;
+    space.activate();
 
     let mut ctx = <A as Arch>::UserContext::new(CODE_VA, STACK_TOP);
     ctx.set_tls(DATA_VA);
@@ -129,7 +164,7 @@ fn run_program(pt: &mut UserTable, root: u64) -> Outcome {
                             format!("{faults} faults, {illegal} #UD")
                         })?;
                         check(interrupts >= 3, || format!("{interrupts} interrupt exits"))?;
-                        return copy_checks(pt);
+                        return copy_checks();
                     }
                     n => return Err(format!("unexpected syscall {n}")),
                 }
@@ -138,7 +173,7 @@ fn run_program(pt: &mut UserTable, root: u64) -> Outcome {
                 check(addr == LAZY_VA && !write && faults == 0, || {
                     format!("page fault at {addr:#x} write={write}")
                 })?;
-                map_new_page(pt, LAZY_VA, USER_RW, &7u64.to_le_bytes())?;
+                space.map(LAZY_VA, USER_RW, &7u64.to_le_bytes())?;
                 faults += 1;
             }
             UserExit::Exception(UserException::IllegalInstruction) => {
@@ -159,7 +194,7 @@ fn run_program(pt: &mut UserTable, root: u64) -> Outcome {
 }
 
 /// Hostile pointers to the copy primitives fail cleanly.
-fn copy_checks(pt: &mut UserTable) -> Outcome {
+fn copy_checks() -> Outcome {
     let mut buf = [0u8; 8];
     check(
         A::copy_from_user(&mut buf, DATA_VA).is_ok() && buf == 100u64.to_le_bytes(),
@@ -185,6 +220,5 @@ fn copy_checks(pt: &mut UserTable) -> Outcome {
     check(A::copy_to_user(u64::MAX - 2, b"abcd").is_err(), || {
         String::from("wrapping range accepted")
     })?;
-    let _ = pt;
     Ok(())
 }

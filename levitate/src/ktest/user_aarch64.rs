@@ -80,9 +80,9 @@ pub const SYS_EXIT_GROUP: usize = 94;
 /// reach, the EL0 permission checks of the copy primitives, PAN, and two kernel threads in
 /// user mode being preempted by each other.
 pub mod exits {
-    use super::super::user::{CODE_VA, DATA_VA, STACK_TOP};
+    use super::super::user::{CODE_VA, DATA_VA, STACK_TOP, TestSpace};
     use super::super::{Outcome, check};
-    use crate::memory::{FRAMES, KernelTables, phys_to_virt};
+    use crate::memory::phys_to_virt;
     use crate::{A, SCHED};
     use alloc::format;
     use alloc::string::String;
@@ -90,10 +90,8 @@ pub mod exits {
     use alloc::vec::Vec;
     use arch_api::{Arch, PAGE_SIZE, PageFlags, UserContext as _, UserException, UserExit};
     use core::sync::atomic::{AtomicU64, Ordering};
-    use mm::page_table::{PageSize, PageTable};
 
     type Ctx = <A as Arch>::UserContext;
-    type UserTable = PageTable<<A as Arch>::PageTable, KernelTables>;
 
     /// Snippets, each entered at its own offset with registers set up by the test.
     const SNIPPETS: [u32; 23] = [
@@ -160,52 +158,28 @@ pub mod exits {
         ..USER_RW
     };
 
-    fn map_page(pt: &mut UserTable, va: u64, flags: PageFlags, fill: u8) -> Result<(), String> {
-        let pa = FRAMES.lock().alloc_frame().ok_or("out of frames")?;
-        // SAFETY: a fresh frame, ours alone, in the direct map.
-        unsafe { core::ptr::write_bytes(phys_to_virt(pa) as *mut u8, fill, PAGE_SIZE as usize) };
-        pt.map(va, pa, PageSize::Size4K, flags)
-            .map_err(|e| format!("map {va:#x}: {e:?}"))
-    }
-
     pub fn user_exits() -> Outcome {
-        let root = FRAMES.lock().alloc_frame().ok_or("out of frames")?;
-        // SAFETY: fresh frame in the direct map.
-        unsafe { core::ptr::write_bytes(phys_to_virt(root) as *mut u8, 0, PAGE_SIZE as usize) };
-        A::init_user_root(root);
-        let mut pt = UserTable::from_root(root, KernelTables);
-        let result = setup(&mut pt).and_then(|code_pa| {
-            // SAFETY: `root` maps only frames this test owns.
-            unsafe { A::activate_user_root(Some(root)) };
-            exits(code_pa)?;
-            copies()?;
-            two_threads()?;
-            two_spaces(root)
-        });
-        // SAFETY: `None` maps no user memory at all.
-        unsafe { A::activate_user_root(None) };
-        let mut leaves = Vec::new();
-        pt.clear_below(A::USER_END, &mut |pa, _| leaves.push(pa));
-        let mut frames = FRAMES.lock();
-        for pa in leaves {
-            let _ = frames.free(pa, 0);
-        }
-        let _ = frames.free(root, 0);
-        result
+        let mut space = TestSpace::new()?;
+        let code_pa = setup(&mut space)?;
+        space.activate();
+        exits(code_pa)?;
+        copies()?;
+        two_threads()?;
+        // Last: it leaves no user space active.
+        two_spaces(&space)
     }
 
     /// Map the test's pages; returns the physical address of the code page.
-    fn setup(pt: &mut UserTable) -> Result<u64, String> {
-        map_page(pt, CODE_VA, USER_RX, 0)?;
-        let code = pt.translate(CODE_VA).ok_or("code not mapped")?.pa;
+    fn setup(space: &mut TestSpace) -> Result<u64, String> {
+        let code = space.map(CODE_VA, USER_RX, &[])?;
         for (i, w) in SNIPPETS.iter().enumerate() {
             // SAFETY: the code frame is ours and not yet visible to user code.
             unsafe { (phys_to_virt(code) as *mut u32).add(i).write_volatile(*w) };
         }
-        map_page(pt, DATA_VA, USER_RW, 0xd0)?;
-        map_page(pt, RO_VA, USER_RO, 0x0e)?;
-        map_page(pt, KERNEL_ONLY_VA, KERNEL_RW, 0x55)?;
-        map_page(pt, STACK_TOP - PAGE_SIZE, USER_RW, 0)?;
+        space.map_filled(DATA_VA, USER_RW, 0xd0, &[])?;
+        space.map_filled(RO_VA, USER_RO, 0x0e, &[])?;
+        space.map_filled(KERNEL_ONLY_VA, KERNEL_RW, 0x55, &[])?;
+        space.map(STACK_TOP - PAGE_SIZE, USER_RW, &[])?;
         Ok(code)
     }
 
@@ -446,41 +420,22 @@ pub mod exits {
 
     /// A second address space maps a different page at `CODE_VA`: switching roots must drop
     /// the first one's translations (the TLB flush of `activate_user_root`), both ways.
-    fn two_spaces(root_a: u64) -> Outcome {
-        let root_b = FRAMES.lock().alloc_frame().ok_or("out of frames")?;
-        // SAFETY: fresh frame in the direct map.
-        unsafe { core::ptr::write_bytes(phys_to_virt(root_b) as *mut u8, 0, PAGE_SIZE as usize) };
-        A::init_user_root(root_b);
-        let mut pt = UserTable::from_root(root_b, KernelTables);
-        let result = map_page(&mut pt, CODE_VA, USER_RX, 0).and_then(|()| {
-            let code = pt.translate(CODE_VA).ok_or("code not mapped")?.pa;
-            // SAFETY: the code frame is ours and not yet visible to user code.
-            unsafe { (phys_to_virt(code) as *mut u32).write_volatile(BRK7) };
-            let mut imms = [0; 3];
-            for (i, root) in [root_b, root_a, root_b].into_iter().enumerate() {
-                // SAFETY: both roots map only frames this test owns.
-                unsafe { A::activate_user_root(Some(root)) };
-                let (ctx, exit) = run_at(AT_BRK, 0, STACK_TOP);
-                check(
-                    exit == UserExit::Exception(UserException::Breakpoint),
-                    || format!("space {i}: {exit:?}"),
-                )?;
-                imms[i] = ctx.esr & 0xffff;
-            }
-            check(imms == [7, 1, 7], || {
-                format!("brk immediates {imms:?}, expected [7, 1, 7]")
-            })
-        });
-        // SAFETY: back to the first space, which the caller tears down.
-        unsafe { A::activate_user_root(Some(root_a)) };
-        let mut leaves = Vec::new();
-        pt.clear_below(A::USER_END, &mut |pa, _| leaves.push(pa));
-        let mut frames = FRAMES.lock();
-        for pa in leaves {
-            let _ = frames.free(pa, 0);
+    fn two_spaces(a: &TestSpace) -> Outcome {
+        let mut b = TestSpace::new()?;
+        b.map(CODE_VA, USER_RX, &BRK7.to_le_bytes())?;
+        let mut imms = [0; 3];
+        for (i, space) in [&b, a, &b].into_iter().enumerate() {
+            space.activate();
+            let (ctx, exit) = run_at(AT_BRK, 0, STACK_TOP);
+            check(
+                exit == UserExit::Exception(UserException::Breakpoint),
+                || format!("space {i}: {exit:?}"),
+            )?;
+            imms[i] = ctx.esr & 0xffff;
         }
-        let _ = frames.free(root_b, 0);
-        result
+        check(imms == [7, 1, 7], || {
+            format!("brk immediates {imms:?}, expected [7, 1, 7]")
+        })
     }
 
     /// Two threads spin in user mode in the same address space; the tick preempts them from

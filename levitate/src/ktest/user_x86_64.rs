@@ -8,15 +8,14 @@
 //!
 //! Below the program: more x86_64 user-mode checks ([`hostile`], [`switching`]).
 
-use super::user::{CODE_VA, DATA_VA, STACK_TOP};
+use super::user::{CODE_VA, DATA_VA, STACK_TOP, TestSpace};
 use super::{Outcome, check};
-use crate::memory::{FRAMES, KernelTables, phys_to_virt};
+use crate::memory::phys_to_virt;
 use crate::{A, SCHED};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use arch_api::{Arch, PAGE_SIZE, PageFlags, UserContext as _, UserException, UserExit};
-use mm::page_table::{PageSize, PageTable};
 
 /// `write`, `getpid`, `exit_group` in the x86_64 Linux numbering.
 pub const SYS_WRITE: usize = 1;
@@ -69,12 +68,10 @@ pub const CODE: &[u8] = &[
 // (the TLS base), a stack page below STACK_TOP.
 
 type Ctx = <A as Arch>::UserContext;
-type Table = PageTable<<A as Arch>::PageTable, KernelTables>;
 
 /// A user address space holding one program.
 struct Space {
-    pt: Table,
-    root: u64,
+    space: TestSpace,
     /// Physical address of the data page.
     data: u64,
 }
@@ -82,15 +79,7 @@ struct Space {
 impl Space {
     /// `code` at CODE_VA; the data page starts with `tls0` and holds `tls1` at offset 16.
     fn new(code: &[u8], tls0: u64, tls1: u64) -> Result<Space, String> {
-        let root = FRAMES.lock().alloc_frame().ok_or("out of frames")?;
-        // SAFETY: a fresh frame, ours alone, in the direct map.
-        unsafe { core::ptr::write_bytes(phys_to_virt(root) as *mut u8, 0, PAGE_SIZE as usize) };
-        A::init_user_root(root);
-        let mut s = Space {
-            pt: Table::from_root(root, KernelTables),
-            root,
-            data: 0,
-        };
+        let mut space = TestSpace::new()?;
         let rx = PageFlags {
             write: false,
             exec: true,
@@ -106,24 +95,10 @@ impl Space {
         let mut data = [0u8; 24];
         data[..8].copy_from_slice(&tls0.to_le_bytes());
         data[16..].copy_from_slice(&tls1.to_le_bytes());
-        s.page(CODE_VA, rx, code)?;
-        s.data = s.page(DATA_VA, rw, &data)?;
-        s.page(STACK_TOP - PAGE_SIZE, rw, &[])?;
-        Ok(s)
-    }
-
-    fn page(&mut self, va: u64, flags: PageFlags, contents: &[u8]) -> Result<u64, String> {
-        let pa = FRAMES.lock().alloc_frame().ok_or("out of frames")?;
-        // SAFETY: a fresh frame, ours alone, in the direct map.
-        let page = unsafe {
-            core::slice::from_raw_parts_mut(phys_to_virt(pa) as *mut u8, PAGE_SIZE as usize)
-        };
-        page.fill(0);
-        page[..contents.len()].copy_from_slice(contents);
-        self.pt
-            .map(va, pa, PageSize::Size4K, flags)
-            .map_err(|e| format!("map {va:#x}: {e:?}"))?;
-        Ok(pa)
+        space.map(CODE_VA, rx, code)?;
+        let data = space.map(DATA_VA, rw, &data)?;
+        space.map(STACK_TOP - PAGE_SIZE, rw, &[])?;
+        Ok(Space { space, data })
     }
 
     /// Set the word at `offset` of the data page (the program only reads it).
@@ -138,29 +113,13 @@ impl Space {
     fn run(&self, ctx: &mut Ctx) -> UserExit {
         loop {
             let was = A::irq_save_disable();
-            // SAFETY: our root, made by init_user_root, maps only frames we own.
-            unsafe { A::activate_user_root(Some(self.root)) };
+            self.space.activate();
             let exit = A::run_user(ctx);
             A::irq_restore(was);
             if exit != UserExit::Interrupt {
                 return exit;
             }
         }
-    }
-}
-
-impl Drop for Space {
-    fn drop(&mut self) {
-        // SAFETY: `None` maps no user memory at all.
-        unsafe { A::activate_user_root(None) };
-        let mut leaves = Vec::new();
-        self.pt
-            .clear_below(A::USER_END, &mut |pa, _| leaves.push(pa));
-        let mut frames = FRAMES.lock();
-        for pa in leaves {
-            let _ = frames.free(pa, 0);
-        }
-        let _ = frames.free(self.root, 0);
     }
 }
 
@@ -353,8 +312,7 @@ fn state_between_entries() -> Outcome {
 fn syscall_cost() -> Outcome {
     let space = Space::new(GETPID_LOOP, 0, 0)?;
     let mut ctx = fresh();
-    // SAFETY: our root, made by init_user_root, maps only frames we own.
-    unsafe { A::activate_user_root(Some(space.root)) };
+    space.space.activate();
     let (mut calls, start) = (0u64, A::now_ns());
     loop {
         match A::run_user(&mut ctx) {
@@ -412,8 +370,7 @@ fn spin_thread(id: u64) -> Result<u64, String> {
     let mut interrupts = 0;
     loop {
         let was = A::irq_save_disable();
-        // SAFETY: our root, made by init_user_root, maps only frames we own.
-        unsafe { A::activate_user_root(Some(space.root)) };
+        space.space.activate();
         let exit = A::run_user(&mut ctx);
         A::irq_restore(was);
         match exit {
