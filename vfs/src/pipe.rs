@@ -106,6 +106,12 @@ impl Pipe {
         self.ring.lock().writers
     }
 
+    /// Write ends ever opened: a reader's blocking FIFO open ends when this moves, even if
+    /// the writer has come and gone before the reader runs again.
+    pub fn writers_opened(&self) -> u64 {
+        self.ring.lock().writers_opened
+    }
+
     /// Bytes waiting to be read.
     pub fn len(&self) -> usize {
         self.ring.lock().len

@@ -309,8 +309,11 @@ fn fifos_and_device_nodes() {
         "no POLLHUP before a writer came (w_counter)"
     );
     assert_eq!(r.pipe().unwrap().writers(), 0);
+    let opened = r.pipe().unwrap().writers_opened();
     let wr = w.open(b"fifo", OpenFlags::WRONLY.with(nb)).unwrap();
     assert_eq!(r.pipe().unwrap().writers(), 1);
+    // A blocked reader's open ends on this count, which outlives the writer.
+    assert_eq!(r.pipe().unwrap().writers_opened(), opened + 1);
     assert_eq!(r.read(&mut buf), Err(Errno::EAGAIN));
     wr.write(b"hi").unwrap();
     assert_eq!(r.read(&mut buf), Ok(2));

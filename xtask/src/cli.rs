@@ -22,6 +22,8 @@ pub enum Command {
     Run(RunArgs),
     /// Run host checks and QEMU system tests; the last line is `N passed, M failed`.
     Test(TestArgs),
+    /// Time the probe program as PID 1 in Levitate and in Debian's Linux, side by side.
+    Bench(BenchArgs),
 }
 
 #[derive(Args, Debug)]
@@ -81,6 +83,22 @@ pub struct TestArgs {
     pub no_host: bool,
     /// Seconds each QEMU boot may take before it is killed and counted as failed.
     #[arg(long, default_value_t = 60, value_name = "SECS")]
+    pub timeout: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Benchmark one architecture only (default: both).
+    #[arg(long, value_enum)]
+    pub arch: Option<Arch>,
+    /// Boots per kernel; each probe's median is reported.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=15))]
+    pub runs: u32,
+    /// Bench the debug kernel instead of the release one.
+    #[arg(long)]
+    pub debug: bool,
+    /// Seconds each boot may take before it is killed.
+    #[arg(long, default_value_t = 180, value_name = "SECS")]
     pub timeout: u64,
 }
 

@@ -174,6 +174,8 @@ fn layout(
         Entry::dir("usr", 0o755),
         Entry::dir("usr/bin", 0o755),
         Entry::dir("usr/sbin", 0o755),
+        Entry::dir("usr/share", 0o755),
+        Entry::dir(SCENARIO_DIR, 0o755),
         Entry::file("bin/busybox", 0o755, busybox),
     ];
     let mut links: Vec<&str> = applets.iter().map(String::as_str).collect();
@@ -197,6 +199,10 @@ fn layout(
     for ((_, bytes), path) in programs.into_iter().zip(&program_paths) {
         entries.push(Entry::file(path, 0o755, bytes));
     }
+    for (name, text) in SCENARIOS {
+        let path = format!("{SCENARIO_DIR}/{name}");
+        entries.push(Entry::file(&path, 0o755, text.as_bytes().to_vec()));
+    }
     let init_target = INIT.trim_start_matches('/');
     if !entries.iter().any(|e| e.path == init_target) {
         bail!("{INIT} is not among the programs, so /init would dangle");
@@ -204,6 +210,15 @@ fn layout(
     entries.push(Entry::symlink("init", INIT));
     Ok(entries)
 }
+
+/// Where the shell scenarios live in the image (`init=/usr/share/levitate/<name>` runs one).
+pub const SCENARIO_DIR: &str = "usr/share/levitate";
+
+/// Shell scenarios, compiled in so that editing one rebuilds xtask and then the archive.
+pub const SCENARIOS: [(&str, &str); 1] = [(
+    "applets.sh",
+    include_str!("../../syscall/user/scenarios/applets.sh"),
+)];
 
 const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n";
 const GROUP: &str = "root:x:0:\n";
@@ -270,6 +285,9 @@ mod tests {
             Kind::File(b"h".to_vec())
         );
         assert_eq!(find(&entries, "bin/busybox").perm, 0o755);
+        let applets = find(&entries, "usr/share/levitate/applets.sh");
+        assert_eq!(applets.perm, 0o755);
+        assert!(matches!(&applets.kind, Kind::File(text) if text.starts_with(b"#!/bin/sh\n")));
         let Kind::File(profile) = &find(&entries, "etc/profile").kind else {
             panic!("profile is not a file")
         };

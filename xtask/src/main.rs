@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod arch;
+mod bench;
 mod build;
 mod busybox;
 mod cli;
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
         cli::Command::Build(args) => cmd_build(&args),
         cli::Command::Run(args) => cmd_run(&args),
         cli::Command::Test(args) => suite::run(&args),
+        cli::Command::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(code) => code,

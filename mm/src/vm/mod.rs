@@ -307,7 +307,10 @@ impl<F: PageTableFormat, M: PageMemory> AddressSpace<F, M> {
     }
 
     /// Remove every mapping in `[start, end)` (page aligned), splitting VMAs at the edges.
+    /// Never reaches past the user half, whatever a caller computed: the page tables there
+    /// are the kernel's.
     fn remove_range(&mut self, start: u64, end: u64) {
+        let end = end.min(self.layout.user_end);
         if start >= end {
             return;
         }

@@ -35,7 +35,13 @@ impl<F: PageTableFormat, M: PageMemory> AddressSpace<F, M> {
         if old_len == 0 {
             return Err(Errno::EINVAL);
         }
-        let old_end = old.checked_add(old_len).ok_or(Errno::EINVAL)?;
+        // The old range must lie in the user half (Linux: EINVAL), or a shrink would unmap
+        // page tables past it: the syscall fuzzer's `mremap(sandbox, 1 << 62, small, 0)` freed
+        // the kernel half's tables and panicked the kernel.
+        let old_end = old
+            .checked_add(old_len)
+            .filter(|e| *e <= user_end)
+            .ok_or(Errno::EINVAL)?;
         if flags & MREMAP_FIXED != 0 {
             if !new_addr.is_multiple_of(PAGE_SIZE)
                 || new_addr > user_end - new_len

@@ -27,6 +27,9 @@ pub trait Kernel: Sized + Send + Sync + 'static {
     fn memory() -> (u64, u64);
     /// Timer ticks per second of [`Kernel::sched`]'s tick.
     fn tick_hz() -> u64;
+    /// `reboot(RB_POWER_OFF/RB_HALT_SYSTEM/RB_AUTOBOOT)`: stop the machine (a restart also
+    /// stops it: under QEMU with `-no-reboot` that is what a reset does).
+    fn power_off() -> !;
     /// Called when PID 1 exits: Linux panics; we report and stop the machine.
     fn init_exited(status: i32) -> !;
 }

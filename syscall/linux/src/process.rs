@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 use arch_api::{Arch, UserContext, UserException, UserExit};
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use mm::page_table::PageTable;
-use mm::vm::{AddressSpace, Layout};
+use mm::vm::{AddressSpace, FaultError, Layout};
 use sched::{IrqSpinLock, WaitQueue};
 use spin::Mutex;
 use syscall::{Errno, Result};
@@ -64,13 +64,14 @@ pub struct Process<K: Kernel> {
     pub fs: Mutex<FsContext>,
     pub cred: Cred,
     pub actions: Mutex<[SigAction; 64]>,
-    /// Wait status once it has exited.
-    pub exit_status: Mutex<Option<i32>>,
+    /// Wait status once it has exited. (This, `children` and `wait_event` are read by wait4
+    /// with interrupts masked, so they are IrqSpinLocks: a holder cannot be preempted.)
+    pub exit_status: IrqSpinLock<Option<i32>, K::Arch>,
     pub name: Mutex<Vec<u8>>,
     /// The parent (PID 1 adopts orphans); `None` for PID 1.
     pub parent: Mutex<Option<Weak<Process<K>>>>,
     /// Children, living or zombies not yet reaped.
-    pub children: Mutex<Vec<Arc<Process<K>>>>,
+    pub children: IrqSpinLock<Vec<Arc<Process<K>>>, K::Arch>,
     /// Woken when a child exits (wait4 sleeps here).
     pub child_exit: WaitQueue<K::Arch>,
     pub pgid: AtomicU32,
@@ -85,7 +86,7 @@ pub struct Process<K: Kernel> {
     pub stopped: AtomicBool,
     pub stop_wait: WaitQueue<K::Arch>,
     /// A stop or continue its parent's wait4 has not reported yet.
-    pub wait_event: Mutex<Option<WaitEvent>>,
+    pub wait_event: IrqSpinLock<Option<WaitEvent>, K::Arch>,
     /// Threads sleeping in FUTEX_WAIT on this address space.
     pub futexes: IrqSpinLock<Vec<crate::sys::FutexWaiter<K>>, K::Arch>,
 }
@@ -151,10 +152,10 @@ impl<K: Kernel> Process<K> {
             fs: Mutex::new(fs),
             cred,
             actions: Mutex::new(actions),
-            exit_status: Mutex::new(None),
+            exit_status: IrqSpinLock::new(None),
             name: Mutex::new(name),
             parent: Mutex::new(parent),
-            children: Mutex::new(Vec::new()),
+            children: IrqSpinLock::new(Vec::new()),
             child_exit: WaitQueue::new(),
             pgid: AtomicU32::new(pgid),
             sid: AtomicU32::new(sid),
@@ -163,7 +164,7 @@ impl<K: Kernel> Process<K> {
             group_exit: IrqSpinLock::new(None),
             stopped: AtomicBool::new(false),
             stop_wait: WaitQueue::new(),
-            wait_event: Mutex::new(None),
+            wait_event: IrqSpinLock::new(None),
             futexes: IrqSpinLock::new(Vec::new()),
         }
     }
@@ -305,10 +306,7 @@ pub(crate) fn run<K: Kernel>(task: Arc<Task<K>>, mut regs: Regs<K>) {
                 }
             }
             UserExit::PageFault {
-                addr,
-                write,
-                exec,
-                present,
+                addr, write, exec, ..
             } => {
                 let r = task.process.vm.lock().handle_fault(addr, write, exec);
                 if let Err(e) = r {
@@ -318,9 +316,22 @@ pub(crate) fn run<K: Kernel>(task: Arc<Task<K>>, mut regs: Regs<K>) {
                         addr,
                         regs.ip(),
                     );
-                    // SEGV_ACCERR for a mapped page the access may not make, else SEGV_MAPERR.
-                    let code = if present { 2 } else { 1 };
-                    signal::force_fault(&task, SigInfo::fault(SIGSEGV, code, addr));
+                    // As Linux reports them: SEGV_MAPERR (1) / SEGV_ACCERR (2) with the address,
+                    // BUS_ADRERR (2) for a file page past its end; no memory is the OOM kill.
+                    match e {
+                        FaultError::MapErr => {
+                            signal::force_fault(&task, SigInfo::fault(SIGSEGV, 1, addr))
+                        }
+                        FaultError::AccErr => {
+                            signal::force_fault(&task, SigInfo::fault(SIGSEGV, 2, addr))
+                        }
+                        FaultError::Bus => {
+                            signal::force_fault(&task, SigInfo::fault(SIGBUS, 2, addr))
+                        }
+                        FaultError::OutOfMemory => {
+                            signal::start_group_exit(&task.process, signal::SIGKILL as i32)
+                        }
+                    }
                 }
             }
             UserExit::Exception(e) => {
@@ -397,6 +408,15 @@ pub(crate) fn exit_process<K: Kernel>(task: &Arc<Task<K>>, status: i32) {
         (s, _) => (signal::CLD_DUMPED, s),
     };
     signal::notify_parent(p, code, value);
+    // A parent that ignores SIGCHLD (or set SA_NOCLDWAIT) gets no zombies: the child is
+    // reaped now, and its wait4 reports ECHILD once no child is left.
+    if let Some(parent) = p.parent.lock().as_ref().and_then(Weak::upgrade) {
+        let a = parent.actions.lock()[signal::SIGCHLD as usize - 1];
+        if a.handler == signal::SIG_IGN || a.flags & signal::SA_NOCLDWAIT != 0 {
+            parent.children.lock().retain(|c| !Arc::ptr_eq(c, p));
+            parent.child_exit.wake_all(K::sched());
+        }
+    }
 }
 
 /// PID 1, found by walking up the parents.

@@ -89,6 +89,8 @@ impl<K: Kernel> ProcSource for ProcView<K> {
             sid: p.sid.load(Ordering::Relaxed),
             state: if zombie {
                 b'Z'
+            } else if p.stopped.load(Ordering::Relaxed) {
+                b'T'
             } else if running {
                 b'R'
             } else {
@@ -98,7 +100,7 @@ impl<K: Kernel> ProcSource for ProcView<K> {
             cmdline,
             cwd,
             exe: name,
-            threads: 1,
+            threads: p.threads.lock().len().max(1) as u32,
             uid: p.cred.uid,
             gid: p.cred.gid,
             vsize,

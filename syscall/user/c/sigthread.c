@@ -1,7 +1,10 @@
-/* Signals, threads and futexes as Linux does them. Prints PASS/FAIL per case; exits 0 iff
- * all pass. Build: musl-gcc -static -O2 -pthread (x86_64) or aarch64-linux-musl-gcc. */
+/* Signals, threads and futexes as Linux does them. Prints `PASS signals/<case>` or
+ * `FAIL signals/<case>: why` per case (the userland lane's format), then
+ * `DONE signals passed=N failed=M`; exits 0 iff all pass.
+ * Build: musl-gcc -static -O2 -pthread (x86_64), aarch64-linux-musl-gcc likewise. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #define FUTEX_WAIT_PRIVATE 128
 #include <pthread.h>
 #include <setjmp.h>
@@ -10,19 +13,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
-static int failures;
+static int failures, passes;
 #define CHECK(name, cond, ...)                                                                 \
     do {                                                                                       \
         if (cond) {                                                                            \
-            printf("PASS %s\n", name);                                                        \
+            printf("PASS signals/%s\n", name);                                                \
+            passes++;                                                                          \
         } else {                                                                               \
-            printf("FAIL %s: ", name);                                                        \
+            printf("FAIL signals/%s: ", name);                                                \
             printf(__VA_ARGS__);                                                               \
             printf("\n");                                                                      \
             failures++;                                                                        \
@@ -374,6 +379,63 @@ int main(void) {
     CHECK("sigpipe-resethand", piped && got == SIGUSR2 && now.sa_handler == SIG_DFL,
           "piped %d got %d", piped, (int)got);
 
-    printf("%s\n", failures ? "sigthread: FAILED" : "sigthread: all passed");
+    /* A file mapping touched past the file's last page: SIGBUS, BUS_ADRERR, si_addr. */
+    {
+        char path[] = "/tmp/sigbus-XXXXXX";
+        int fd = mkstemp(path);
+        if (fd < 0) {
+            strcpy(path, "/sigbus-test");
+            fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+        }
+        write(fd, "x", 1);
+        char *m = mmap(0, 8192, PROT_READ, MAP_SHARED, fd, 0);
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = on_segv;
+        sa.sa_flags = SA_SIGINFO;
+        sigaction(SIGBUS, &sa, 0);
+        memset(&info, 0, sizeof info);
+        j = sigsetjmp(jb, 1);
+        if (j == 0 && m != MAP_FAILED) (void)*(volatile char *)(m + 4096);
+        CHECK("sigbus-past-eof", m != MAP_FAILED && j == SIGBUS && info.si_code == BUS_ADRERR &&
+                                     info.si_addr == m + 4096,
+              "map %p j %d code %d addr %p", m, j, info.si_code, info.si_addr);
+        signal(SIGBUS, SIG_DFL);
+        if (m != MAP_FAILED) munmap(m, 8192);
+        close(fd);
+        unlink(path);
+    }
+
+    /* SIGCHLD ignored: no zombies, wait reports ECHILD. */
+    signal(SIGCHLD, SIG_IGN);
+    c = fork();
+    if (c == 0) _exit(0);
+    errno = 0;
+    w = waitpid(c, &st, 0);
+    CHECK("sigchld-ignored-no-zombie", w == -1 && errno == ECHILD, "w %d errno %d", w, errno);
+    signal(SIGCHLD, SIG_DFL);
+
+    /* Bad input gives errors, never a kernel fault. */
+    int fw = 0;
+#define ERR(call) ((call) == -1 ? errno : 0)
+    long bad[] = {
+        ERR(syscall(SYS_futex, (int *)0, FUTEX_WAIT_PRIVATE, 0, 0, 0, 0)),
+        ERR(syscall(SYS_futex, (int *)((char *)&fw + 1), FUTEX_WAIT_PRIVATE, 0, 0, 0, 0)),
+        ERR(syscall(SYS_futex, &fw, 99, 0, 0, 0, 0)),
+        ERR(syscall(SYS_futex, (int *)0xffff800000000000UL, FUTEX_WAIT_PRIVATE, 0, 0, 0, 0)),
+        ERR(syscall(SYS_futex, &fw, FUTEX_WAIT_PRIVATE, 0, (void *)8, 0, 0)),
+        ERR(syscall(SYS_tgkill, me, 999999, SIGUSR1)),
+        ERR(syscall(SYS_kill, me, 65)),
+        ERR(syscall(SYS_rt_sigtimedwait, &(sigset_t){0}, 0, &(struct timespec){0, 0}, 8)),
+        ERR(syscall(SYS_rt_sigaction, SIGKILL, &sa, 0, 8)),
+        ERR(syscall(SYS_rt_sigprocmask, SIG_BLOCK, (void *)8, 0, 8)),
+    };
+    long want[] = {EFAULT, EINVAL, ENOSYS, EFAULT, EFAULT, ESRCH, EINVAL, EAGAIN, EINVAL, EFAULT};
+    int bad_ok = 1, at = -1;
+    for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (bad[i] != want[i] && bad_ok) bad_ok = 0, at = i;
+    CHECK("bad-input", bad_ok, "case %d: errno %ld, want %ld", at, at >= 0 ? bad[at] : 0,
+          at >= 0 ? want[at] : 0);
+
+    printf("DONE signals passed=%d failed=%d\n", passes, failures);
     return failures ? 1 : 0;
 }

@@ -1,12 +1,14 @@
 //! `cargo xtask test`: host checks, then QEMU system tests per architecture, then one line
 //! `N passed, M failed`.
 
+mod applets;
 mod check;
 mod clock;
 mod host;
 mod protocol;
 mod system;
 mod tty;
+mod userland;
 
 pub use host::print_tail;
 

@@ -185,6 +185,12 @@ pub fn run(ws: &Workspace, arch: Arch, args: &TestArgs, tally: &mut Tally) -> Re
     // The interactive lane needs BusyBox from the initramfs.
     if let Some(initrd) = &initrd {
         crate::suite::tty::run(&kernel, initrd, &logs, Duration::from_secs(15), tally);
+        // ~6 s per arch when the kernel is healthy; the bound leaves room for a loaded host.
+        crate::suite::applets::run(&kernel, initrd, &logs, Duration::from_secs(90), tally);
+        if arch == Arch::X86_64 {
+            crate::suite::applets::host(ws, tally);
+        }
+        crate::suite::userland::run(&kernel, initrd, &logs, tally);
     }
     Ok(())
 }

@@ -416,6 +416,11 @@ fn mremap_cases() {
         Errno::EFAULT
     );
     assert_eq!(e(a.mremap(x, 3 * P, 5 * P, 0, 0)), Errno::ENOMEM);
+    // An old range reaching past the user half: EINVAL, nothing unmapped (it once freed the
+    // kernel half's page tables).
+    assert_eq!(e(a.mremap(x, 1 << 62, P, 0, 0)), Errno::EINVAL);
+    assert_eq!(e(a.mremap(x, u64::MAX - P, P, 0, 0)), Errno::EINVAL);
+    assert_eq!(spans(&a)[0], (x, x + 4 * P, RW));
     let fx = MREMAP_MAYMOVE | MREMAP_FIXED;
     assert_eq!(e(a.mremap(x, P, P, fx, 0x5000_0001)), Errno::EINVAL);
     assert_eq!(e(a.mremap(x, 2 * P, 2 * P, fx, x + P)), Errno::EINVAL);

@@ -30,6 +30,7 @@ pub const SIG_DFL: u64 = 0;
 pub const SIG_IGN: u64 = 1;
 
 pub const SA_NOCLDSTOP: u64 = 1;
+pub const SA_NOCLDWAIT: u64 = 2;
 pub const SA_ONSTACK: u64 = 0x0800_0000;
 pub const SA_RESTART: u64 = 0x1000_0000;
 pub const SA_NODEFER: u64 = 0x4000_0000;
@@ -191,18 +192,28 @@ fn ignored<K: Kernel>(p: &Process<K>, sig: u32) -> bool {
 }
 
 /// Scheduler threads woken for a signal since they last returned to user mode, for waits
-/// that cannot see their task (the VFS's blocking paths ask [`kicked`]).
+/// that cannot see their task (the VFS's blocking paths ask [`kicked`]). Only touched with
+/// interrupts masked (see [`with_kicked`]).
 static KICKED: spin::Mutex<Vec<u64>> = spin::Mutex::new(Vec::new());
+
+/// Use [`KICKED`] with interrupts masked: kicks come from sections that already mask them
+/// (holding an `IrqSpinLock`), and a holder preempted with the lock would make those spin
+/// forever on one CPU.
+fn with_kicked<K: Kernel, R>(f: impl FnOnce(&mut Vec<u64>) -> R) -> R {
+    let was = K::Arch::irq_save_disable();
+    let r = f(&mut KICKED.lock());
+    K::Arch::irq_restore(was);
+    r
+}
 
 /// Wake `t` if it sleeps in an interruptible wait; it re-checks [`interrupted`].
 pub fn kick<K: Kernel>(t: &Task<K>) {
     if let Some(th) = t.thread.get() {
-        {
-            let mut k = KICKED.lock();
+        with_kicked::<K, _>(|k| {
             if !k.contains(&th.id()) {
                 k.push(th.id());
             }
-        }
+        });
         K::sched().wake(th);
     }
 }
@@ -213,12 +224,12 @@ pub fn kick<K: Kernel>(t: &Task<K>) {
 pub fn kicked<K: Kernel>() -> bool {
     K::sched()
         .current()
-        .is_some_and(|me| KICKED.lock().contains(&me.id()))
+        .is_some_and(|me| with_kicked::<K, _>(|k| k.contains(&me.id())))
 }
 
 fn unkick<K: Kernel>(task: &Task<K>) {
     if let Some(th) = task.thread.get() {
-        KICKED.lock().retain(|&id| id != th.id());
+        with_kicked::<K, _>(|k| k.retain(|&id| id != th.id()));
     }
 }
 

@@ -1,4 +1,5 @@
-//! openat, getcwd, chdir, mkdirat, unlinkat, readlinkat, faccessat, umask.
+//! openat, getcwd, chdir, fchdir, chroot, mkdirat, unlinkat, readlinkat, faccessat, umask;
+//! mknodat, symlinkat, linkat, renameat2.
 
 use crate::exec::elf::Machine;
 use crate::kernel::Kernel;
@@ -65,9 +66,33 @@ pub fn openat<K: Kernel>(
     let file = at(p, dirfd, path, EmptyPath::Deny, |l, path| {
         K::vfs().open(l, path, flags, mode)
     })?;
+    fifo_wait::<K>(&file)?;
     p.files
         .lock()
         .insert(file, flags.contains(OpenFlags::CLOEXEC))
+}
+
+/// A blocking open of a FIFO for reading waits for a writer, one for writing waits for a
+/// reader (`O_RDWR` and `O_NONBLOCK` opens do not wait), as `fifo_open` does on Linux. A
+/// reader also stops waiting when a writer came and went, or left data, meanwhile.
+fn fifo_wait<K: Kernel>(file: &vfs::OpenFile) -> Result<()> {
+    let flags = file.flags();
+    let Some(pipe) = file.pipe() else {
+        return Ok(());
+    };
+    if file.metadata().file_type() != FileType::Fifo || flags.contains(OpenFlags::NONBLOCK) {
+        return Ok(());
+    }
+    match (flags.readable(), flags.writable()) {
+        (true, false) => {
+            let seen = pipe.writers_opened();
+            super::poll::wait_until::<K>(pipe.pollee(), || {
+                pipe.writers() > 0 || pipe.writers_opened() != seen || !pipe.is_empty()
+            })
+        }
+        (false, true) => super::poll::wait_until::<K>(pipe.pollee(), || pipe.readers() > 0),
+        _ => Ok(()),
+    }
 }
 
 pub fn getcwd<K: Kernel>(p: &Process<K>, buf: u64, size: usize) -> Result<usize> {
@@ -93,6 +118,31 @@ pub fn chdir<K: Kernel>(p: &Process<K>, path: u64) -> Result<usize> {
         return Err(Errno::ENOTDIR);
     }
     p.fs.lock().cwd = place;
+    Ok(0)
+}
+
+/// `fchdir`: the directory an fd was opened on becomes the cwd (`ENOTDIR` otherwise).
+pub fn fchdir<K: Kernel>(p: &Process<K>, fd: usize) -> Result<usize> {
+    let place = p.file(fd)?.path().cloned().ok_or(Errno::ENOTDIR)?;
+    if !place.metadata().is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    p.fs.lock().cwd = place;
+    Ok(0)
+}
+
+/// `chroot`: root only (`CAP_SYS_CHROOT`); the cwd stays where it is, as on Linux.
+pub fn chroot<K: Kernel>(p: &Process<K>, path: u64) -> Result<usize> {
+    let place = at(p, AT_FDCWD, path, EmptyPath::Deny, |l, path| {
+        K::vfs().resolve(l, path, true)
+    })?;
+    if !place.metadata().is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    if p.cred.uid != 0 {
+        return Err(Errno::EPERM);
+    }
+    p.fs.lock().root = place;
     Ok(0)
 }
 
@@ -155,4 +205,68 @@ pub fn umask<K: Kernel>(p: &Process<K>, mask: u32) -> Result<usize> {
     let old = fs.umask;
     fs.umask = mask & 0o777;
     Ok(old as usize)
+}
+
+const AT_SYMLINK_FOLLOW: u32 = 0x400;
+const S_IFMT: u32 = 0o170_000;
+
+/// `mknodat`: the type bits pass through, the permission bits go through the umask. `dev` is
+/// Linux's `new_encode_dev` form, which equals the vfs's `makedev` for the small majors and
+/// minors devices here have.
+pub fn mknodat<K: Kernel>(
+    p: &Process<K>,
+    dirfd: i32,
+    path: u64,
+    mode: u32,
+    dev: u64,
+) -> Result<usize> {
+    let mode = (mode & S_IFMT) | (mode & 0o7777 & !p.fs.lock().umask);
+    at(p, dirfd, path, EmptyPath::Deny, |l, path| {
+        K::vfs().mknod(l, path, mode, dev)
+    })
+    .map(|_| 0)
+}
+
+pub fn symlinkat<K: Kernel>(p: &Process<K>, target: u64, dirfd: i32, path: u64) -> Result<usize> {
+    let target = p.user().read_cstr(target, PATH_MAX)?;
+    at(p, dirfd, path, EmptyPath::Deny, |l, path| {
+        K::vfs().symlink(l, &target, path)
+    })
+    .map(|_| 0)
+}
+
+pub fn linkat<K: Kernel>(
+    p: &Process<K>,
+    olddirfd: i32,
+    old: u64,
+    newdirfd: i32,
+    new: u64,
+    flags: u32,
+) -> Result<usize> {
+    if flags & !AT_SYMLINK_FOLLOW != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let follow = flags & AT_SYMLINK_FOLLOW != 0;
+    at(p, olddirfd, old, EmptyPath::Deny, |ol, old| {
+        at(p, newdirfd, new, EmptyPath::Deny, |nl, new| {
+            K::vfs().link(ol, old, follow, nl, new)
+        })
+    })
+    .map(|_| 0)
+}
+
+pub fn renameat2<K: Kernel>(
+    p: &Process<K>,
+    olddirfd: i32,
+    old: u64,
+    newdirfd: i32,
+    new: u64,
+    flags: u32,
+) -> Result<usize> {
+    at(p, olddirfd, old, EmptyPath::Deny, |ol, old| {
+        at(p, newdirfd, new, EmptyPath::Deny, |nl, new| {
+            K::vfs().rename(ol, old, nl, new, vfs::RenameFlags(flags))
+        })
+    })
+    .map(|_| 0)
 }

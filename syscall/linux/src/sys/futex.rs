@@ -66,7 +66,7 @@ pub fn futex<K: Kernel>(t: &Arc<Task<K>>, a: [usize; 6]) -> Result<usize> {
                         ns.saturating_sub(K::Arch::now_ns())
                     };
                     let ticks = (rel as u128 * K::tick_hz() as u128).div_ceil(1_000_000_000);
-                    Some(K::sched().ticks() + ticks as u64)
+                    Some(K::sched().ticks().saturating_add(ticks as u64))
                 }
             };
             wait(t, uaddr, val, bitset, deadline)
@@ -130,6 +130,9 @@ fn wait<K: Kernel>(
     let p = &t.process;
     let thread = K::sched().current().ok_or(Errno::EAGAIN)?;
     let woken = Arc::new(AtomicBool::new(false));
+    // Fault the word in first (EFAULT here), so that the masked read below does not normally
+    // need the address-space lock, which a preempted thread may hold.
+    read_u32(p, uaddr)?;
     // Compare and enqueue with interrupts masked: a waker (another thread on this CPU) cannot
     // run in between, so the value check and the sleep are atomic as FUTEX_WAIT requires.
     let was = K::Arch::irq_save_disable();

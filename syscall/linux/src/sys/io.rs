@@ -119,6 +119,19 @@ pub fn ioctl<K: Kernel>(p: &Process<K>, fd: usize, cmd: u32, arg: usize) -> Resu
         // FIOCLEX / FIONCLEX act on the descriptor, not the file.
         0x5451 => p.files.lock().set_cloexec(fd, true).map(|_| 0),
         0x5450 => p.files.lock().set_cloexec(fd, false).map(|_| 0),
+        // FIONBIO sets or clears O_NONBLOCK on any file, as F_SETFL does (Rust's std uses it
+        // on the pipes of `Command::output`).
+        0x5421 => {
+            let mut v = [0u8; 4];
+            p.user().read(arg as u64, &mut v)?;
+            let flags = file.flags();
+            file.set_status_flags(if u32::from_ne_bytes(v) != 0 {
+                flags.with(vfs::OpenFlags::NONBLOCK)
+            } else {
+                flags.without(vfs::OpenFlags::NONBLOCK)
+            });
+            Ok(0)
+        }
         _ => file.ioctl(cmd, arg, &p.user()),
     }
 }
@@ -166,4 +179,37 @@ pub fn sendfile<K: Kernel>(
         done += w;
     }
     Ok(done)
+}
+
+/// `fsync`/`fdatasync`: every filesystem here keeps its data in memory, so there is nothing
+/// to write back; the fd must still be open (EBADF otherwise), as on Linux's tmpfs.
+pub fn fsync<K: Kernel>(p: &Process<K>, fd: usize) -> Result<usize> {
+    p.file(fd).map(|_| 0)
+}
+
+/// `fallocate` mode 0 (allocate, growing the size): memory filesystems allocate on write, so
+/// only the size changes. Other modes (punch hole, collapse, zero range) are `EOPNOTSUPP`.
+pub fn fallocate<K: Kernel>(
+    p: &Process<K>,
+    fd: usize,
+    mode: u32,
+    offset: i64,
+    len: i64,
+) -> Result<usize> {
+    let file = p.file(fd)?;
+    if offset < 0 || len <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    if mode != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let end = offset.checked_add(len).ok_or(Errno::EFBIG)?;
+    if file.metadata().is_dir() {
+        return Err(Errno::EISDIR);
+    }
+    if (end as u64) > file.metadata().size {
+        // ftruncate's checks (regular file, open for writing) are fallocate's too.
+        file.truncate(end)?;
+    }
+    Ok(0)
 }

@@ -129,6 +129,8 @@ fn call<K: Kernel>(t: &Arc<Task<K>>, regs: &mut Regs<K>, s: Sysno, a: [usize; 6]
         pipe => fd::pipe2(p, a[0] as u64, 0),
         getcwd => fs::getcwd(p, a[0] as u64, a[1]),
         chdir => fs::chdir(p, a[0] as u64),
+        fchdir => fs::fchdir(p, a[0]),
+        chroot => fs::chroot(p, a[0] as u64),
         mkdirat => fs::mkdirat(p, a[0] as i32, a[1] as u64, a[2] as u32),
         mkdir => fs::mkdirat(p, fs::AT_FDCWD, a[0] as u64, a[1] as u32),
         unlinkat => fs::unlinkat(p, a[0] as i32, a[1] as u64, a[2] as u32),
@@ -139,6 +141,59 @@ fn call<K: Kernel>(t: &Arc<Task<K>>, regs: &mut Regs<K>, s: Sysno, a: [usize; 6]
         faccessat | faccessat2 => fs::faccessat(p, a[0] as i32, a[1] as u64, a[2] as u32),
         access => fs::faccessat(p, fs::AT_FDCWD, a[0] as u64, a[1] as u32),
         umask => fs::umask(p, a[0] as u32),
+        mknodat => fs::mknodat(p, a[0] as i32, a[1] as u64, a[2] as u32, a[3] as u64),
+        mknod => fs::mknodat(p, fs::AT_FDCWD, a[0] as u64, a[1] as u32, a[2] as u64),
+        symlinkat => fs::symlinkat(p, a[0] as u64, a[1] as i32, a[2] as u64),
+        symlink => fs::symlinkat(p, a[0] as u64, fs::AT_FDCWD, a[1] as u64),
+        linkat => fs::linkat(
+            p,
+            a[0] as i32,
+            a[1] as u64,
+            a[2] as i32,
+            a[3] as u64,
+            a[4] as u32,
+        ),
+        link => fs::linkat(p, fs::AT_FDCWD, a[0] as u64, fs::AT_FDCWD, a[1] as u64, 0),
+        renameat2 => fs::renameat2(
+            p,
+            a[0] as i32,
+            a[1] as u64,
+            a[2] as i32,
+            a[3] as u64,
+            a[4] as u32,
+        ),
+        renameat => fs::renameat2(p, a[0] as i32, a[1] as u64, a[2] as i32, a[3] as u64, 0),
+        rename => fs::renameat2(p, fs::AT_FDCWD, a[0] as u64, fs::AT_FDCWD, a[1] as u64, 0),
+        fchmodat => self::stat::fchmodat(p, a[0] as i32, a[1] as u64, a[2] as u32),
+        chmod => self::stat::fchmodat(p, fs::AT_FDCWD, a[0] as u64, a[1] as u32),
+        fchmod => self::stat::fchmod(p, a[0] as i32, a[1] as u32),
+        fchownat => self::stat::fchownat(
+            p,
+            a[0] as i32,
+            a[1] as u64,
+            a[2] as u32,
+            a[3] as u32,
+            a[4] as u32,
+        ),
+        chown => self::stat::fchownat(p, fs::AT_FDCWD, a[0] as u64, a[1] as u32, a[2] as u32, 0),
+        lchown => self::stat::fchownat(
+            p,
+            fs::AT_FDCWD,
+            a[0] as u64,
+            a[1] as u32,
+            a[2] as u32,
+            self::stat::AT_SYMLINK_NOFOLLOW,
+        ),
+        fchown => self::stat::fchownat(p, a[0] as i32, 0, a[1] as u32, a[2] as u32, 0),
+        utimensat => self::stat::utimensat(p, a[0] as i32, a[1] as u64, a[2] as u64, a[3] as u32),
+        truncate => self::stat::truncate(p, a[0] as u64, a[1] as i64),
+        ftruncate => self::stat::ftruncate(p, a[0], a[1] as i64),
+        fsync | fdatasync => io::fsync(p, a[0]),
+        // Memory filesystems only: nothing to write back.
+        sync => Ok(0),
+        statfs => self::stat::statfs(p, a[0] as u64, a[1] as u64),
+        fstatfs => self::stat::fstatfs(p, a[0], a[1] as u64),
+        fallocate => io::fallocate(p, a[0], a[1] as u32, a[2] as i64, a[3] as i64),
         fstat => self::stat::fstat::<K>(p, a[0], a[1] as u64),
         newfstatat => {
             self::stat::fstatat::<K>(p, a[0] as i32, a[1] as u64, a[2] as u64, a[3] as u32)
@@ -231,6 +286,7 @@ fn call<K: Kernel>(t: &Arc<Task<K>>, regs: &mut Regs<K>, s: Sysno, a: [usize; 6]
             Ok(0)
         }
         getrandom => proc::getrandom::<K>(p, a[0] as u64, a[1], a[2] as u32),
+        reboot => proc::reboot::<K>(a[0] as u32, a[1] as u32, a[2] as u32),
         sysinfo => {
             let procs = self::wait::all_processes(t).len().min(u16::MAX as usize) as u16;
             proc::sysinfo::<K>(p, a[0] as u64, K::memory(), procs)
@@ -246,6 +302,7 @@ fn call<K: Kernel>(t: &Arc<Task<K>>, regs: &mut Regs<K>, s: Sysno, a: [usize; 6]
         rt_sigtimedwait => signal::rt_sigtimedwait(t, a[0] as u64, a[1] as u64, a[2] as u64, a[3]),
 
         clock_gettime => self::time::clock_gettime::<K>(p, a[0] as u32, a[1] as u64),
+        clock_getres => self::time::clock_getres::<K>(p, a[0] as u32, a[1] as u64),
         gettimeofday => self::time::gettimeofday::<K>(p, a[0] as u64),
         nanosleep => self::time::nanosleep::<K>(p, a[0] as u64, a[1] as u64),
         clock_nanosleep => {

@@ -49,6 +49,33 @@ fn wait_any<K: Kernel>(files: &[(Arc<OpenFile>, Events)], deadline: Option<u64>)
     is_ready
 }
 
+/// Block until `done()` holds, re-checking whenever `pollee` is notified; `EINTR` if a signal
+/// comes first (a blocking FIFO open waits for the other side this way).
+pub fn wait_until<K: Kernel>(pollee: &vfs::Pollee, done: impl Fn() -> bool) -> Result<()> {
+    let Some(me) = K::sched().current() else {
+        return Err(Errno::EAGAIN);
+    };
+    let waiter: Arc<dyn Waiter> = Arc::new(ThreadWaiter::<K>(me));
+    let key = pollee.register(waiter);
+    let result = loop {
+        if crate::signal::kicked::<K>() {
+            break Err(Errno::EINTR);
+        }
+        // Check and block with interrupts masked, so no wake-up falls between them.
+        let was = K::Arch::irq_save_disable();
+        let ok = done();
+        if !ok {
+            K::sched().block_current(None);
+        }
+        K::Arch::irq_restore(was);
+        if ok {
+            break Ok(());
+        }
+    };
+    pollee.unregister(key);
+    result
+}
+
 /// Run `op` until it stops saying EAGAIN, waiting for `events` in between, unless the file is
 /// non-blocking.
 pub fn blocking<K: Kernel, T>(
@@ -122,7 +149,13 @@ fn do_poll<K: Kernel>(
             p.user().write(fds, &raw)?;
             return Ok(count);
         }
+        if crate::signal::kicked::<K>() {
+            return Err(Errno::EINTR);
+        }
         wait_any::<K>(&files, deadline);
+        if crate::signal::kicked::<K>() {
+            return Err(Errno::EINTR);
+        }
     }
 }
 

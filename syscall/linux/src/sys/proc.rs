@@ -136,3 +136,26 @@ pub fn sysinfo<K: Kernel>(p: &Process<K>, info: u64, mem: (u64, u64), procs: u16
     p.user().write(info, &b)?;
     Ok(0)
 }
+
+const REBOOT_MAGIC1: u32 = 0xfee1_dead;
+const REBOOT_MAGIC2: [u32; 4] = [672_274_793, 85_072_278, 369_367_448, 537_993_216];
+const RB_AUTOBOOT: u32 = 0x0123_4567;
+const RB_HALT_SYSTEM: u32 = 0xcdef_0123;
+const RB_POWER_OFF: u32 = 0x4321_fedc;
+const RB_ENABLE_CAD: u32 = 0x89ab_cdef;
+const RB_DISABLE_CAD: u32 = 0;
+
+/// `reboot`: Linux's magic numbers and commands; every process is root for now.
+pub fn reboot<K: Kernel>(magic1: u32, magic2: u32, cmd: u32) -> Result<usize> {
+    if magic1 != REBOOT_MAGIC1 || !REBOOT_MAGIC2.contains(&magic2) {
+        return Err(Errno::EINVAL);
+    }
+    match cmd {
+        RB_POWER_OFF | RB_HALT_SYSTEM | RB_AUTOBOOT => {
+            log::info!("reboot({cmd:#x}): powering off");
+            K::power_off()
+        }
+        RB_ENABLE_CAD | RB_DISABLE_CAD => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
+}

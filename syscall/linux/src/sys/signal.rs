@@ -180,7 +180,7 @@ pub fn rt_sigtimedwait<K: Kernel>(
         ts => {
             let ns = read_timespec(p, ts)?;
             let ticks = (ns as u128 * K::tick_hz() as u128).div_ceil(1_000_000_000) as u64;
-            Some(K::sched().ticks() + ticks)
+            Some(K::sched().ticks().saturating_add(ticks))
         }
     };
     // Signals of `set` are taken while waiting, as if they were not blocked.

@@ -1,4 +1,4 @@
-//! clock_gettime, gettimeofday, nanosleep, clock_nanosleep.
+//! clock_gettime, clock_getres, gettimeofday, nanosleep, clock_nanosleep.
 
 use crate::kernel::Kernel;
 use crate::process::Process;
@@ -64,19 +64,46 @@ pub fn gettimeofday<K: Kernel>(p: &Process<K>, tv: u64) -> Result<usize> {
     Ok(0)
 }
 
-/// Sleep at least `ns` nanoseconds (rounded up to whole ticks).
-fn sleep_ns<K: Kernel>(ns: u64) {
+/// Sleep at least `ns` nanoseconds, or until a signal kicks the thread (EINTR). Ticks fall on
+/// their own boundaries, so a sleep of N ticks started mid-tick is shorter than N tick
+/// periods: sleep again until the monotonic deadline has passed.
+fn sleep_ns<K: Kernel>(ns: u64) -> Result<()> {
     if ns == 0 {
         K::sched().yield_now();
-        return;
+        return Ok(());
     }
-    let ticks = (ns as u128 * K::tick_hz() as u128).div_ceil(1_000_000_000) as u64;
-    K::sched().sleep_ticks(ticks.max(1));
+    let deadline = K::Arch::now_ns().saturating_add(ns);
+    loop {
+        if crate::signal::kicked::<K>() {
+            return Err(Errno::EINTR);
+        }
+        let now = K::Arch::now_ns();
+        if now >= deadline {
+            return Ok(());
+        }
+        let left = deadline - now;
+        let ticks = (left as u128 * K::tick_hz() as u128).div_ceil(1_000_000_000) as u64;
+        K::sched().sleep_ticks(ticks.max(1));
+    }
+}
+
+/// clock_getres: the monotonic and realtime clocks count nanoseconds from the arch counter;
+/// the coarse ones advance per tick, as Linux reports them.
+pub fn clock_getres<K: Kernel>(p: &Process<K>, clock: u32, res: u64) -> Result<usize> {
+    now::<K>(clock)?;
+    let ns = match clock {
+        CLOCK_REALTIME_COARSE | CLOCK_MONOTONIC_COARSE => 1_000_000_000 / K::tick_hz().max(1),
+        _ => 1,
+    };
+    if res != 0 {
+        p.user().write(res, &timespec(ns))?;
+    }
+    Ok(0)
 }
 
 pub fn nanosleep<K: Kernel>(p: &Process<K>, req: u64, _rem: u64) -> Result<usize> {
     let ns = read_timespec(p, req)?;
-    sleep_ns::<K>(ns);
+    sleep_ns::<K>(ns)?;
     Ok(0)
 }
 
@@ -97,6 +124,6 @@ pub fn clock_nanosleep<K: Kernel>(
     } else {
         t
     };
-    sleep_ns::<K>(ns);
+    sleep_ns::<K>(ns)?;
     Ok(0)
 }

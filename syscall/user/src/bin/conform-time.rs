@@ -1,0 +1,169 @@
+//! Conformance checks for time: clock_gettime (monotonic never goes back and advances),
+//! nanosleep sleeps at least as asked, gettimeofday agrees with CLOCK_REALTIME, and the
+//! EINVAL/EFAULT cases. Prints `PASS time/<name>` or `FAIL time/<name>: why`; exits 0 iff all
+//! passed.
+
+#[path = "../conform/util.rs"]
+mod util;
+
+use std::process::ExitCode;
+use util::{Check, KERNEL_ADDR, Report, eq, expect_errno, expect_ok};
+
+fn now(clock: libc::clockid_t) -> Result<i128, String> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid out-pointer.
+    let ret = unsafe { libc::clock_gettime(clock, &mut ts) };
+    expect_ok("clock_gettime", ret as i64)?;
+    if !(0..1_000_000_000).contains(&ts.tv_nsec) {
+        return Err(format!("tv_nsec {} out of range", ts.tv_nsec));
+    }
+    Ok(ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128)
+}
+
+fn sleep_ns(ns: i64) -> Check {
+    let req = libc::timespec {
+        tv_sec: ns / 1_000_000_000,
+        tv_nsec: ns % 1_000_000_000,
+    };
+    // SAFETY: valid request; no remainder wanted.
+    let ret = unsafe { libc::nanosleep(&req, std::ptr::null_mut()) };
+    expect_ok("nanosleep", ret as i64).map(|_| ())
+}
+
+fn main() -> ExitCode {
+    let mut r = Report::new("time");
+    r.check("monotonic-nondecreasing", || {
+        let mut last = now(libc::CLOCK_MONOTONIC)?;
+        for _ in 0..1000 {
+            let t = now(libc::CLOCK_MONOTONIC)?;
+            if t < last {
+                return Err(format!("went back from {last} to {t}"));
+            }
+            last = t;
+        }
+        Ok(())
+    });
+    r.check("monotonic-advances", || {
+        let a = now(libc::CLOCK_MONOTONIC)?;
+        sleep_ns(20_000_000)?;
+        let b = now(libc::CLOCK_MONOTONIC)?;
+        if b <= a {
+            return Err(format!("no progress: {a} then {b}"));
+        }
+        Ok(())
+    });
+    r.check("nanosleep-at-least", || {
+        for ns in [1_000_000i64, 50_000_000, 120_000_000] {
+            let a = now(libc::CLOCK_MONOTONIC)?;
+            sleep_ns(ns)?;
+            let slept = now(libc::CLOCK_MONOTONIC)? - a;
+            if slept < ns as i128 {
+                return Err(format!("asked {ns} ns, slept {slept} ns"));
+            }
+        }
+        Ok(())
+    });
+    r.check("nanosleep-zero", || sleep_ns(0));
+    r.check("nanosleep-einval", || {
+        for (sec, nsec) in [(0, 1_000_000_000), (0, -1), (-1, 0)] {
+            let req = libc::timespec {
+                tv_sec: sec,
+                tv_nsec: nsec,
+            };
+            // SAFETY: valid pointer; the value is refused.
+            let ret = unsafe { libc::nanosleep(&req, std::ptr::null_mut()) };
+            expect_errno(
+                &format!("nanosleep({sec}, {nsec})"),
+                ret as i64,
+                libc::EINVAL,
+            )?;
+        }
+        Ok(())
+    });
+    r.check("nanosleep-efault", || {
+        // SAFETY: the kernel must refuse the pointer.
+        let ret = unsafe { libc::syscall(libc::SYS_nanosleep, KERNEL_ADDR, 0) };
+        expect_errno("nanosleep(kernel pointer)", ret, libc::EFAULT)
+    });
+    r.check("clock-nanosleep-abstime", || {
+        let target = now(libc::CLOCK_MONOTONIC)? + 30_000_000;
+        let ts = libc::timespec {
+            tv_sec: (target / 1_000_000_000) as _,
+            tv_nsec: (target % 1_000_000_000) as _,
+        };
+        // SAFETY: valid request.
+        let ret = unsafe {
+            libc::clock_nanosleep(
+                libc::CLOCK_MONOTONIC,
+                libc::TIMER_ABSTIME,
+                &ts,
+                std::ptr::null_mut(),
+            )
+        };
+        eq("clock_nanosleep result", ret, 0)?;
+        let after = now(libc::CLOCK_MONOTONIC)?;
+        if after < target {
+            return Err(format!("woke {} ns early", target - after));
+        }
+        Ok(())
+    });
+    r.check("realtime-plausible", || {
+        let t = now(libc::CLOCK_REALTIME)?;
+        // After 2020-01-01: the kernel has a wall clock, not time since boot.
+        if t < 1_577_836_800 * 1_000_000_000 {
+            return Err(format!("CLOCK_REALTIME {t} ns is before 2020"));
+        }
+        Ok(())
+    });
+    r.check("gettimeofday", || {
+        let mut tv = libc::timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        };
+        let before = now(libc::CLOCK_REALTIME)? / 1000;
+        // SAFETY: valid out-pointer, no timezone.
+        let ret = unsafe { libc::gettimeofday(&mut tv, std::ptr::null_mut()) };
+        expect_ok("gettimeofday", ret as i64)?;
+        let after = now(libc::CLOCK_REALTIME)? / 1000;
+        if !(0..1_000_000).contains(&tv.tv_usec) {
+            return Err(format!("tv_usec {}", tv.tv_usec));
+        }
+        let us = tv.tv_sec as i128 * 1_000_000 + tv.tv_usec as i128;
+        if us < before - 1 || us > after + 1 {
+            return Err(format!("{us} µs not within [{before}, {after}]"));
+        }
+        Ok(())
+    });
+    r.check("clock-gettime-einval", || {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: valid pointer; clock 1000 does not exist.
+        let ret = unsafe { libc::syscall(libc::SYS_clock_gettime, 1000, &mut ts) };
+        expect_errno("clock_gettime(1000)", ret, libc::EINVAL)
+    });
+    r.check("clock-getres", || {
+        let mut ts = libc::timespec {
+            tv_sec: 9,
+            tv_nsec: 9,
+        };
+        // SAFETY: valid out-pointer.
+        let ret = unsafe { libc::clock_getres(libc::CLOCK_MONOTONIC, &mut ts) };
+        expect_ok("clock_getres", ret as i64)?;
+        if ts.tv_sec != 0 || ts.tv_nsec <= 0 || ts.tv_nsec > 10_000_000 {
+            return Err(format!("resolution {}.{:09}", ts.tv_sec, ts.tv_nsec));
+        }
+        Ok(())
+    });
+    r.check("boottime-and-coarse", || {
+        now(libc::CLOCK_BOOTTIME)?;
+        now(libc::CLOCK_MONOTONIC_COARSE)?;
+        now(libc::CLOCK_REALTIME_COARSE)?;
+        now(libc::CLOCK_PROCESS_CPUTIME_ID).map(|_| ())
+    });
+    r.finish()
+}

@@ -1,0 +1,55 @@
+//! The conformance programs and the fuzzer, run natively on the host's Linux: every check
+//! must pass there, which shows the programs assert Linux's behaviour and not Levitate's.
+
+use std::process::Command;
+
+fn run(exe: &str, args: &[&str]) -> String {
+    let out = Command::new(exe)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running {exe}: {e}"));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{exe} {args:?} failed ({}):\n{text}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+fn conform(exe: &str, area: &str) {
+    let text = run(exe, &[]);
+    assert!(!text.contains("FAIL "), "{text}");
+    let passes = text.lines().filter(|l| l.starts_with("PASS ")).count();
+    assert!(passes >= 10, "only {passes} checks ran:\n{text}");
+    assert!(text.contains(&format!("DONE {area} ")), "{text}");
+}
+
+#[test]
+fn conform_process() {
+    conform(env!("CARGO_BIN_EXE_conform-process"), "process");
+}
+
+#[test]
+fn conform_memory() {
+    conform(env!("CARGO_BIN_EXE_conform-memory"), "memory");
+}
+
+#[test]
+fn conform_files() {
+    conform(env!("CARGO_BIN_EXE_conform-files"), "files");
+}
+
+#[test]
+fn conform_time() {
+    conform(env!("CARGO_BIN_EXE_conform-time"), "time");
+}
+
+/// A short fuzz run on the host: the program survives and reports. It drops root in its
+/// fuzzing children and works in a fresh temp directory (see its module comment).
+#[test]
+fn sysfuzz_survives_on_host() {
+    let text = run(env!("CARGO_BIN_EXE_sysfuzz"), &["2000"]);
+    assert!(text.contains("FUZZ DONE iterations=2000 "), "{text}");
+}
