@@ -89,14 +89,7 @@ pub fn clone<K: Kernel>(
     if flags & CLONE_PARENT_SETTID != 0 {
         parent.user().write_u32(ptid, pid)?;
     }
-    let mut child_regs = regs.clone();
-    child_regs.set_syscall_return(0);
-    if newsp != 0 {
-        child_regs.set_sp(newsp);
-    }
-    if flags & CLONE_SETTLS != 0 {
-        child_regs.set_tls(tls);
-    }
+    let child_regs = child_regs::<K>(regs, flags, newsp, tls);
     parent.children.lock().push(child);
     start_task(&task, child_regs);
     Ok(pid as usize)
@@ -140,15 +133,22 @@ fn clone_thread<K: Kernel>(
     if flags & CLONE_CHILD_SETTID != 0 {
         p.user().write_u32(ctid, tid)?;
     }
-    let mut child_regs = regs.clone();
-    child_regs.set_syscall_return(0);
-    if newsp != 0 {
-        child_regs.set_sp(newsp);
-    }
-    if flags & CLONE_SETTLS != 0 {
-        child_regs.set_tls(tls);
-    }
+    let child_regs = child_regs::<K>(regs, flags, newsp, tls);
     p.threads.lock().push(task.clone());
     start_task(&task, child_regs);
     Ok(tid as usize)
+}
+
+/// The registers a new process or thread starts with: the caller's, returning 0 from clone,
+/// on `newsp` if given, with the new TLS if CLONE_SETTLS.
+fn child_regs<K: Kernel>(regs: &Regs<K>, flags: u64, newsp: u64, tls: u64) -> Regs<K> {
+    let mut child = regs.clone();
+    child.set_syscall_return(0);
+    if newsp != 0 {
+        child.set_sp(newsp);
+    }
+    if flags & CLONE_SETTLS != 0 {
+        child.set_tls(tls);
+    }
+    child
 }

@@ -3,6 +3,7 @@
 use super::poll::blocking;
 use crate::kernel::Kernel;
 use crate::process::Process;
+use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 use syscall::{Errno, Result};
@@ -16,17 +17,31 @@ const IOV_MAX: usize = 1024;
 
 impl<K: Kernel> Process<K> {
     /// The open file behind `fd`, or EBADF.
-    pub fn file(&self, fd: usize) -> Result<alloc::sync::Arc<OpenFile>> {
+    pub fn file(&self, fd: usize) -> Result<Arc<OpenFile>> {
         Ok(self.files.lock().get(fd)?.clone())
     }
 }
 
-pub fn read<K: Kernel>(p: &Process<K>, fd: usize, buf: u64, len: usize) -> Result<usize> {
+/// Let `op` fill a kernel buffer of up to `len` bytes from the file behind `fd`, then copy
+/// what it produced to user address `buf`.
+fn read_out<K: Kernel>(
+    p: &Process<K>,
+    fd: usize,
+    buf: u64,
+    len: usize,
+    op: impl FnOnce(&Arc<OpenFile>, &mut [u8]) -> Result<usize>,
+) -> Result<usize> {
     let file = p.file(fd)?;
     let mut kbuf = vec![0u8; len.min(MAX_IO)];
-    let n = blocking::<K, _>(&file, Events::IN, || file.read(&mut kbuf))?;
+    let n = op(&file, &mut kbuf)?;
     p.user().write(buf, &kbuf[..n])?;
     Ok(n)
+}
+
+pub fn read<K: Kernel>(p: &Process<K>, fd: usize, buf: u64, len: usize) -> Result<usize> {
+    read_out(p, fd, buf, len, |file, kbuf| {
+        blocking::<K, _>(file, Events::IN, || file.read(kbuf))
+    })
 }
 
 pub fn write<K: Kernel>(p: &Process<K>, fd: usize, buf: u64, len: usize) -> Result<usize> {
@@ -42,11 +57,7 @@ pub fn pread<K: Kernel>(
     len: usize,
     off: i64,
 ) -> Result<usize> {
-    let file = p.file(fd)?;
-    let mut kbuf = vec![0u8; len.min(MAX_IO)];
-    let n = file.pread(&mut kbuf, off)?;
-    p.user().write(buf, &kbuf[..n])?;
-    Ok(n)
+    read_out(p, fd, buf, len, |file, kbuf| file.pread(kbuf, off))
 }
 
 pub fn pwrite<K: Kernel>(
@@ -137,11 +148,7 @@ pub fn ioctl<K: Kernel>(p: &Process<K>, fd: usize, cmd: u32, arg: usize) -> Resu
 }
 
 pub fn getdents64<K: Kernel>(p: &Process<K>, fd: usize, buf: u64, len: usize) -> Result<usize> {
-    let file = p.file(fd)?;
-    let mut kbuf = vec![0u8; len.min(MAX_IO)];
-    let n = file.getdents64(&mut kbuf)?;
-    p.user().write(buf, &kbuf[..n])?;
-    Ok(n)
+    read_out(p, fd, buf, len, |file, kbuf| file.getdents64(kbuf))
 }
 
 /// `sendfile(out, in, offset, count)`: copy through a kernel buffer. With `offset`, read from
