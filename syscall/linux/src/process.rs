@@ -68,6 +68,8 @@ pub struct Process<K: Kernel> {
     /// with interrupts masked, so they are IrqSpinLocks: a holder cannot be preempted.)
     pub exit_status: IrqSpinLock<Option<i32>, K::Arch>,
     pub name: Mutex<Vec<u8>>,
+    /// The arguments of the program, each NUL-terminated (`/proc/<pid>/cmdline`).
+    pub cmdline: Mutex<Vec<u8>>,
     /// The parent (PID 1 adopts orphans); `None` for PID 1.
     pub parent: Mutex<Option<Weak<Process<K>>>>,
     /// Children, living or zombies not yet reaped.
@@ -153,6 +155,7 @@ impl<K: Kernel> Process<K> {
             cred,
             actions: Mutex::new(actions),
             exit_status: IrqSpinLock::new(None),
+            cmdline: Mutex::new([name.as_slice(), b"\0"].concat()),
             name: Mutex::new(name),
             parent: Mutex::new(parent),
             children: IrqSpinLock::new(Vec::new()),

@@ -74,8 +74,7 @@ impl<K: Kernel> ProcSource for ProcView<K> {
             path_of::<K>(&fs.root, &fs.cwd)
         };
         let name = p.name.lock().clone();
-        let mut cmdline = name.clone();
-        cmdline.push(0);
+        let cmdline = p.cmdline.lock().clone();
         let ppid = p
             .parent
             .lock()

@@ -101,6 +101,10 @@ pub(crate) fn exec<K: Kernel>(
     }
     *t.altstack.lock() = (0, 2, 0);
     *p.name.lock() = path.rsplit(|&b| b == b'/').next().unwrap_or(&path).to_vec();
+    *p.cmdline.lock() = argv
+        .iter()
+        .flat_map(|a| a.iter().copied().chain([0]))
+        .collect();
     *regs = Regs::<K>::new(entry.ip, entry.sp);
     Ok(0)
 }

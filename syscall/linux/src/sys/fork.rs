@@ -67,6 +67,7 @@ pub fn clone<K: Kernel>(
         parent.sid.load(Ordering::Relaxed),
     ));
     drop(fs);
+    *child.cmdline.lock() = parent.cmdline.lock().clone();
     let cleartid = if flags & CLONE_CHILD_CLEARTID != 0 {
         ctid
     } else {

@@ -287,6 +287,9 @@ fn call<K: Kernel>(t: &Arc<Task<K>>, regs: &mut Regs<K>, s: Sysno, a: [usize; 6]
         }
         getrandom => proc::getrandom::<K>(p, a[0] as u64, a[1], a[2] as u32),
         reboot => proc::reboot::<K>(a[0] as u32, a[1] as u32, a[2] as u32),
+        getgroups => proc::getgroups(p, a[0], a[1] as u64),
+        sched_getaffinity => proc::sched_getaffinity(t, a[0] as u32, a[1], a[2] as u64),
+        sched_setaffinity => proc::sched_setaffinity(t, a[0] as u32, a[1], a[2] as u64),
         sysinfo => {
             let procs = self::wait::all_processes(t).len().min(u16::MAX as usize) as u16;
             proc::sysinfo::<K>(p, a[0] as u64, K::memory(), procs)

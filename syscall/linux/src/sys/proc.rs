@@ -159,3 +159,67 @@ pub fn reboot<K: Kernel>(magic1: u32, magic2: u32, cmd: u32) -> Result<usize> {
         _ => Err(Errno::EINVAL),
     }
 }
+
+/// `getgroups`: the supplementary groups of the caller.
+pub fn getgroups<K: Kernel>(p: &Process<K>, size: usize, list: u64) -> Result<usize> {
+    let groups = &p.cred.groups;
+    if size == 0 {
+        return Ok(groups.len());
+    }
+    if size < groups.len() {
+        return Err(Errno::EINVAL);
+    }
+    let bytes: alloc::vec::Vec<u8> = groups.iter().flat_map(|g| g.to_le_bytes()).collect();
+    p.user().write(list, &bytes)?;
+    Ok(groups.len())
+}
+
+/// ESRCH unless `pid` is 0, the caller, or another live process (any may be asked about).
+fn affinity_target<K: Kernel>(t: &Arc<Task<K>>, pid: u32) -> Result<()> {
+    if pid == 0
+        || pid == t.process.pid
+        || super::wait::all_processes(t).iter().any(|q| q.pid == pid)
+    {
+        Ok(())
+    } else {
+        Err(Errno::ESRCH)
+    }
+}
+
+/// One CPU runs user code for now: the affinity mask is CPU 0.
+const ONLINE_CPUS: u64 = 1;
+
+pub fn sched_getaffinity<K: Kernel>(
+    t: &Arc<Task<K>>,
+    pid: u32,
+    len: usize,
+    mask: u64,
+) -> Result<usize> {
+    let p = &t.process;
+    affinity_target(t, pid)?;
+    // Linux: the buffer must hold the kernel's mask (one long here) and be a whole number of
+    // longs.
+    if len < 8 || !len.is_multiple_of(8) {
+        return Err(Errno::EINVAL);
+    }
+    p.user().write_u64(mask, ONLINE_CPUS)?;
+    Ok(8)
+}
+
+pub fn sched_setaffinity<K: Kernel>(
+    t: &Arc<Task<K>>,
+    pid: u32,
+    len: usize,
+    mask: u64,
+) -> Result<usize> {
+    let p = &t.process;
+    affinity_target(t, pid)?;
+    let mut buf = [0u8; 8];
+    let n = len.min(8);
+    p.user().read(mask, &mut buf[..n])?;
+    // A mask with no online CPU in it is refused, as on Linux.
+    if u64::from_le_bytes(buf) & ONLINE_CPUS == 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
