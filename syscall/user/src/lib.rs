@@ -21,8 +21,57 @@ pub fn init_report(args: &[String], env: &[(String, String)]) -> String {
     out
 }
 
+/// Linux errno numbers the programs name in their reports.
+const ERRNO_NAMES: [(i32, &str); 30] = [
+    (libc::EPERM, "EPERM"),
+    (libc::ENOENT, "ENOENT"),
+    (libc::ESRCH, "ESRCH"),
+    (libc::EINTR, "EINTR"),
+    (libc::EIO, "EIO"),
+    (libc::ENXIO, "ENXIO"),
+    (libc::E2BIG, "E2BIG"),
+    (libc::EBADF, "EBADF"),
+    (libc::ECHILD, "ECHILD"),
+    (libc::EAGAIN, "EAGAIN"),
+    (libc::ENOMEM, "ENOMEM"),
+    (libc::EACCES, "EACCES"),
+    (libc::EFAULT, "EFAULT"),
+    (libc::EEXIST, "EEXIST"),
+    (libc::ENOTDIR, "ENOTDIR"),
+    (libc::EISDIR, "EISDIR"),
+    (libc::EINVAL, "EINVAL"),
+    (libc::EMFILE, "EMFILE"),
+    (libc::ENOTTY, "ENOTTY"),
+    (libc::ESPIPE, "ESPIPE"),
+    (libc::ERANGE, "ERANGE"),
+    (libc::ENAMETOOLONG, "ENAMETOOLONG"),
+    (libc::ENOSYS, "ENOSYS"),
+    (libc::EOPNOTSUPP, "EOPNOTSUPP"),
+    (libc::EPIPE, "EPIPE"),
+    (libc::ENOEXEC, "ENOEXEC"),
+    (libc::ENOTEMPTY, "ENOTEMPTY"),
+    (libc::ELOOP, "ELOOP"),
+    (libc::EXDEV, "EXDEV"),
+    (libc::ENOSPC, "ENOSPC"),
+];
+
+/// The symbolic name of errno `e` (`EINVAL`), or `E<number>` for one not in the table.
+pub fn errno_name(e: i32) -> String {
+    ERRNO_NAMES
+        .iter()
+        .find(|(n, _)| *n == e)
+        .map_or_else(|| format!("E{e}"), |(_, s)| (*s).to_string())
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn errno_names() {
+        assert_eq!(super::errno_name(libc::EINVAL), "EINVAL");
+        assert_eq!(super::errno_name(libc::ENOSPC), "ENOSPC");
+        assert_eq!(super::errno_name(4095), "E4095");
+    }
+
     use super::*;
 
     #[test]

@@ -68,17 +68,7 @@ pub fn clone<K: Kernel>(
     ));
     drop(fs);
     *child.cmdline.lock() = parent.cmdline.lock().clone();
-    let cleartid = if flags & CLONE_CHILD_CLEARTID != 0 {
-        ctid
-    } else {
-        0
-    };
-    let task = Arc::new(Task::new(
-        pid,
-        child.clone(),
-        t.sigmask.load(Ordering::Relaxed),
-        cleartid,
-    ));
+    let task = new_task(t, pid, child.clone(), flags, ctid);
     *task.altstack.lock() = *t.altstack.lock();
     child.threads.lock().push(task.clone());
     if flags & CLONE_CHILD_SETTID != 0 {
@@ -117,17 +107,7 @@ fn clone_thread<K: Kernel>(
         return Err(Errno::EAGAIN);
     }
     let tid = next_pid();
-    let cleartid = if flags & CLONE_CHILD_CLEARTID != 0 {
-        ctid
-    } else {
-        0
-    };
-    let task = Arc::new(Task::new(
-        tid,
-        p.clone(),
-        t.sigmask.load(Ordering::Relaxed),
-        cleartid,
-    ));
+    let task = new_task(t, tid, p.clone(), flags, ctid);
     if flags & CLONE_PARENT_SETTID != 0 {
         p.user().write_u32(ptid, tid)?;
     }
@@ -152,4 +132,26 @@ fn child_regs<K: Kernel>(regs: &Regs<K>, flags: u64, newsp: u64, tls: u64) -> Re
         child.set_tls(tls);
     }
     child
+}
+
+/// The task `clone` creates: id `tid` in `process`, the caller's signal mask, and the
+/// CLONE_CHILD_CLEARTID address if asked.
+fn new_task<K: Kernel>(
+    t: &Arc<Task<K>>,
+    tid: u32,
+    process: Arc<Process<K>>,
+    flags: u64,
+    ctid: u64,
+) -> Arc<Task<K>> {
+    let cleartid = if flags & CLONE_CHILD_CLEARTID != 0 {
+        ctid
+    } else {
+        0
+    };
+    Arc::new(Task::new(
+        tid,
+        process,
+        t.sigmask.load(Ordering::Relaxed),
+        cleartid,
+    ))
 }

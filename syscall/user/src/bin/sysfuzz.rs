@@ -520,40 +520,6 @@ fn drop_root() {
     }
 }
 
-const NAMES: [(i32, &str); 24] = [
-    (libc::EPERM, "EPERM"),
-    (libc::ENOENT, "ENOENT"),
-    (libc::ESRCH, "ESRCH"),
-    (libc::EINTR, "EINTR"),
-    (libc::EIO, "EIO"),
-    (libc::ENXIO, "ENXIO"),
-    (libc::E2BIG, "E2BIG"),
-    (libc::EBADF, "EBADF"),
-    (libc::ECHILD, "ECHILD"),
-    (libc::EAGAIN, "EAGAIN"),
-    (libc::ENOMEM, "ENOMEM"),
-    (libc::EACCES, "EACCES"),
-    (libc::EFAULT, "EFAULT"),
-    (libc::EEXIST, "EEXIST"),
-    (libc::ENOTDIR, "ENOTDIR"),
-    (libc::EISDIR, "EISDIR"),
-    (libc::EINVAL, "EINVAL"),
-    (libc::EMFILE, "EMFILE"),
-    (libc::ENOTTY, "ENOTTY"),
-    (libc::ESPIPE, "ESPIPE"),
-    (libc::ERANGE, "ERANGE"),
-    (libc::ENAMETOOLONG, "ENAMETOOLONG"),
-    (libc::ENOSYS, "ENOSYS"),
-    (libc::EOPNOTSUPP, "EOPNOTSUPP"),
-];
-
-fn errno_name(e: usize) -> String {
-    NAMES
-        .iter()
-        .find(|(n, _)| *n as usize == e)
-        .map_or_else(|| format!("E{e}"), |(_, s)| (*s).to_string())
-}
-
 enum Outcome {
     Done,
     Crashed(i32),
@@ -671,7 +637,7 @@ fn main() -> ExitCode {
     for (e, n) in shared.errno.iter().enumerate() {
         let n = n.load(Ordering::Relaxed);
         if n > 0 {
-            errnos.push(format!("{}:{n}", errno_name(e)));
+            errnos.push(format!("{}:{n}", levitate_user::errno_name(e as i32)));
         }
     }
     println!(

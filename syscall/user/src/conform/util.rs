@@ -86,38 +86,8 @@ pub fn eq<T: PartialEq + std::fmt::Debug>(what: &str, got: T, want: T) -> Check 
     }
 }
 
-/// The symbolic name of the errnos the checks expect, for readable failures.
-pub fn name(e: i32) -> String {
-    let known = [
-        (libc::EPERM, "EPERM"),
-        (libc::ENOENT, "ENOENT"),
-        (libc::ESRCH, "ESRCH"),
-        (libc::EINTR, "EINTR"),
-        (libc::EBADF, "EBADF"),
-        (libc::ECHILD, "ECHILD"),
-        (libc::EAGAIN, "EAGAIN"),
-        (libc::ENOMEM, "ENOMEM"),
-        (libc::EACCES, "EACCES"),
-        (libc::EFAULT, "EFAULT"),
-        (libc::EEXIST, "EEXIST"),
-        (libc::ENOTDIR, "ENOTDIR"),
-        (libc::EISDIR, "EISDIR"),
-        (libc::EINVAL, "EINVAL"),
-        (libc::ESPIPE, "ESPIPE"),
-        (libc::EPIPE, "EPIPE"),
-        (libc::ENOEXEC, "ENOEXEC"),
-        (libc::ENOTEMPTY, "ENOTEMPTY"),
-        (libc::ENOSYS, "ENOSYS"),
-        (libc::ENOTTY, "ENOTTY"),
-        (libc::ELOOP, "ELOOP"),
-        (libc::EXDEV, "EXDEV"),
-        (libc::ENOSPC, "ENOSPC"),
-    ];
-    known
-        .iter()
-        .find(|(n, _)| *n == e)
-        .map_or_else(|| format!("errno {e}"), |(_, s)| (*s).to_string())
-}
+/// The symbolic name of an errno, for readable failures.
+pub use levitate_user::errno_name as name;
 
 /// A NUL-terminated copy of `s` (test paths never hold NUL).
 pub fn c(s: &str) -> CString {
