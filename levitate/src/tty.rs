@@ -9,11 +9,16 @@
 use crate::{A, SCHED};
 use alloc::boxed::Box;
 use alloc::sync::Arc;
-use arch_api::Arch;
+use arch_api::{Arch, ConsoleInput};
+use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use spin::Once;
 use vfs::tty::{InputRing, Tty};
 
 static RING: InputRing = InputRing::new();
+/// A break arrived: the next byte is a SysRq command, not input (as on Linux's serial console).
+static SYSRQ_ARMED: AtomicBool = AtomicBool::new(false);
+/// The SysRq command for the input thread to run (0: none).
+static SYSRQ_KEY: AtomicU8 = AtomicU8::new(0);
 static READER: Once<Arc<sched::Thread<A>>> = Once::new();
 static CONSOLE: Once<Arc<Tty>> = Once::new();
 
@@ -38,10 +43,14 @@ pub fn start_input() {
             // Check and block with interrupts masked: a byte arriving in between would
             // otherwise wake a thread that is not asleep yet, and be left in the ring.
             let was = A::irq_save_disable();
-            if RING.is_empty() {
+            if RING.is_empty() && SYSRQ_KEY.load(Ordering::Relaxed) == 0 {
                 SCHED.block_current(None);
             }
             A::irq_restore(was);
+            let key = SYSRQ_KEY.swap(0, Ordering::Relaxed);
+            if key != 0 {
+                sysrq(key);
+            }
             loop {
                 let n = RING.pop_into(&mut buf);
                 if n == 0 {
@@ -56,11 +65,47 @@ pub fn start_input() {
 }
 
 /// The receive interrupt's handler (interrupts disabled): queue and wake the reader.
-fn on_byte(b: u8) {
-    RING.push(b);
+fn on_byte(input: ConsoleInput) {
+    match input {
+        ConsoleInput::Break => SYSRQ_ARMED.store(true, Ordering::Relaxed),
+        ConsoleInput::Byte(b) if SYSRQ_ARMED.swap(false, Ordering::Relaxed) => {
+            SYSRQ_KEY.store(b.max(1), Ordering::Relaxed);
+        }
+        ConsoleInput::Byte(b) => {
+            RING.push(b);
+        }
+    }
     if let Some(t) = READER.get() {
         SCHED.wake(t);
     }
+}
+
+/// A magic SysRq command (break, then the key), run by the input thread: `t` lists every
+/// task and where it waits, `m` the memory, anything else the help. Printed straight to the
+/// console so that it shows whatever the log level and whoever holds the tty.
+fn sysrq(key: u8) {
+    let text = match key {
+        b't' => match crate::userland::init_process() {
+            Some(init) => alloc::format!(
+                "sysrq: show tasks ({} context switches)\n{}",
+                SCHED.switches(),
+                linux::sysrq::show_tasks(&init)
+            ),
+            None => alloc::string::String::from("sysrq: no user space\n"),
+        },
+        b'm' => {
+            let (free, total) = match crate::memory::FRAMES.try_lock() {
+                Some(frames) => (frames.free_frames(), frames.total_frames()),
+                None => (0, 0),
+            };
+            let (heap_size, heap_used) = crate::memory::heap_usage();
+            alloc::format!(
+                "sysrq: show memory: {free} of {total} frames free, heap {heap_used} of {heap_size} bytes used\n"
+            )
+        }
+        _ => alloc::string::String::from("sysrq: HELP : show-tasks(t) show-memory(m)\n"),
+    };
+    A::console_write(text.as_bytes());
 }
 
 /// The tty's output. The arch console turns every "\n" into "\r\n" itself, so the "\r" that

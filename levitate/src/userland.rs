@@ -16,6 +16,11 @@ static VFS: Once<Vfs> = Once::new();
 static RNG: Once<Arc<Csprng>> = Once::new();
 static PROC: Once<Arc<linux::ProcView<Levitate>>> = Once::new();
 
+/// PID 1, while it lives (for the SysRq task dump).
+pub fn init_process() -> Option<Arc<linux::Process<Levitate>>> {
+    PROC.get().and_then(|view| view.init())
+}
+
 /// (total, free) KiB of RAM, for /proc/meminfo.
 fn memory_kib() -> (u64, u64) {
     let frames = crate::memory::FRAMES.lock();

@@ -150,26 +150,58 @@ pub struct Capture {
     pub elapsed: Duration,
 }
 
-/// Run QEMU with stdin closed, time-stamp each serial line as it arrives on QEMU's stdout, copy
-/// it to `log` (QEMU's own stderr follows at the end), and kill QEMU once `timeout` has passed.
+/// What the harness types on a timed-out QEMU's console before killing it: `Ctrl-a b` makes
+/// QEMU's `-nographic` mux send a break on the serial line, and the key after a break is a
+/// magic SysRq command for Levitate (as for Linux): `t` lists every task and where it waits,
+/// `m` the free memory. Then `Ctrl-a c` switches to QEMU's monitor for the CPU registers,
+/// which name the spot even when the kernel is too stuck to answer SysRq (resolve the PC with
+/// `llvm-addr2line -fe <kernel ELF>`). The answers land in the log: a hang in CI explains
+/// itself.
+const SYSRQ_ON_TIMEOUT: &[&[u8]] = &[
+    b"\x01b",
+    b"t",
+    b"\x01b",
+    b"m",
+    b"\x01c",
+    b"info registers\n",
+];
+
+/// How long to keep reading after the SysRq keys.
+const SYSRQ_GRACE: Duration = Duration::from_secs(3);
+
+/// Run QEMU, time-stamp each serial line as it arrives on QEMU's stdout, copy it to `log`
+/// (QEMU's own stderr follows at the end), and once `timeout` has passed ask the kernel for
+/// its task list ([`SYSRQ_ON_TIMEOUT`]) and kill QEMU.
 pub fn run_captured(spec: &Spec, timeout: Duration, log: &Path) -> Result<Capture> {
     let mut cmd = Command::new(spec.arch.qemu());
     cmd.args(spec.args());
-    capture(cmd, &spec.display(), timeout, log)
+    capture(cmd, &spec.display(), timeout, log, SYSRQ_ON_TIMEOUT)
         .with_context(|| format!("running {}", spec.arch.qemu()))
 }
 
-/// [`run_captured`] for any command (`shown` is how the log names it).
-fn capture(mut cmd: Command, shown: &str, timeout: Duration, log: &Path) -> Result<Capture> {
+/// [`run_captured`] for any command (`shown` is how the log names it); `on_timeout` is
+/// written to its stdin, a piece at a time, when the timeout passes.
+fn capture(
+    mut cmd: Command,
+    shown: &str,
+    timeout: Duration,
+    log: &Path,
+    on_timeout: &[&[u8]],
+) -> Result<Capture> {
     let mut log_file = File::create(log).with_context(|| format!("creating {}", log.display()))?;
     writeln!(log_file, "# {shown}").context("writing the serial log")?;
     let start = Instant::now();
     let mut child = cmd
-        .stdin(Stdio::null())
+        .stdin(if on_timeout.is_empty() {
+            Stdio::null()
+        } else {
+            Stdio::piped()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .context("starting the process")?;
+    let mut stdin = child.stdin.take();
     let stdout = child.stdout.take().context("no stdout pipe")?;
     let mut stderr = child.stderr.take().context("no stderr pipe")?;
     let (tx, rx) = mpsc::channel::<Line>();
@@ -218,6 +250,23 @@ fn capture(mut cmd: Command, shown: &str, timeout: Duration, log: &Path) -> Resu
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
+    if timed_out && let Some(stdin) = stdin.as_mut() {
+        writeln!(
+            log_file,
+            "# timed out: sending SysRq t and m, then `info registers`"
+        )
+        .context("writing the serial log")?;
+        for keys in on_timeout {
+            // Separate writes, a little apart: the break must reach the UART before its key.
+            let _ = stdin.write_all(keys).and_then(|()| stdin.flush());
+            thread::sleep(Duration::from_millis(200));
+        }
+        let grace = Instant::now() + SYSRQ_GRACE;
+        while let Ok(line) = rx.recv_timeout(grace.saturating_duration_since(Instant::now())) {
+            writeln!(log_file, "{}", line.text).context("writing the serial log")?;
+        }
+    }
+    drop(stdin);
     let status = if timed_out {
         kill(&mut child)?
     } else {
@@ -329,7 +378,7 @@ mod tests {
     fn capture_time_stamps_lines_as_they_arrive() {
         let log = temp_log("stamps");
         let cmd = sh("printf 'one\\r\\n'; sleep 0.3; echo two; echo oops >&2; exit 3");
-        let got = capture(cmd, "sh", Duration::from_secs(10), &log).expect("runs");
+        let got = capture(cmd, "sh", Duration::from_secs(10), &log, &[]).expect("runs");
         let text: Vec<&str> = got.lines.iter().map(|l| l.text.as_str()).collect();
         assert_eq!(text, ["one", "two"]);
         let gap = got.lines[1].at - got.lines[0].at;
@@ -344,7 +393,7 @@ mod tests {
     fn capture_kills_at_the_timeout() {
         let log = temp_log("timeout");
         let cmd = sh("echo started; exec sleep 30");
-        let got = capture(cmd, "sh", Duration::from_millis(300), &log).expect("runs");
+        let got = capture(cmd, "sh", Duration::from_millis(300), &log, &[]).expect("runs");
         assert_eq!((got.status, got.timed_out), (None, true));
         assert_eq!(got.lines.len(), 1);
         assert!(got.elapsed < Duration::from_secs(5), "{:?}", got.elapsed);

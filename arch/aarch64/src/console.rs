@@ -6,6 +6,8 @@
 //! crash report is never lost to a deadlock (its bytes may interleave with the interrupted
 //! line).
 
+use arch_api::ConsoleInput;
+
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 use serial::pl011::Pl011;
@@ -20,7 +22,7 @@ const VIRT_UART_INTID: u32 = 33;
 static RX_INTID: AtomicU32 = AtomicU32::new(0);
 /// Receives each byte; taken in the interrupt handler and, with IRQs masked, by `set_input`,
 /// so it can never be held by the code an interrupt preempts.
-static INPUT: Mutex<Option<fn(u8)>> = Mutex::new(None);
+static INPUT: Mutex<Option<fn(ConsoleInput)>> = Mutex::new(None);
 
 /// Physical address of the UART QEMU's virt machine puts first; used until the DTB is read.
 pub const EARLY_UART_PA: u64 = 0x0900_0000;
@@ -104,7 +106,7 @@ fn uart_intid() -> Option<u32> {
 
 /// Deliver received bytes to `handler`: the GIC routes the UART's SPI to this CPU, the
 /// PL011 raises receive and receive-timeout interrupts.
-pub fn set_input(handler: fn(u8)) {
+pub fn set_input(handler: fn(ConsoleInput)) {
     let irqs = crate::cpu::irq_save_disable();
     *INPUT.lock() = Some(handler);
     let intid = uart_intid().unwrap_or(VIRT_UART_INTID);
@@ -126,9 +128,12 @@ pub fn rx_intid() -> u32 {
 /// The UART interrupt: pass every waiting byte on (IRQs are masked here).
 pub fn rx_interrupt() {
     let handler = *INPUT.lock();
-    uart().drain(|b| {
+    uart().drain(|rx| {
         if let Some(h) = handler {
-            h(b);
+            h(match rx {
+                serial::Rx::Byte(b) => ConsoleInput::Byte(b),
+                serial::Rx::Break => ConsoleInput::Break,
+            });
         }
     });
 }

@@ -44,7 +44,7 @@ impl Arch for Aarch64 {
         console::write(bytes);
     }
 
-    fn set_console_input(handler: fn(u8)) {
+    fn set_console_input(handler: fn(arch_api::ConsoleInput)) {
         console::set_input(handler);
     }
 

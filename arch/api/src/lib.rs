@@ -22,6 +22,14 @@ pub use boot::{BootInfo, MAX_RAM_RANGES, MAX_RESERVED_RANGES, PhysRange};
 pub use paging::{ENTRIES_PER_TABLE, PAGE_SIZE, PageFlags, PageTableFormat};
 pub use user::{UserContext, UserException, UserExit};
 
+/// What the console UART received.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsoleInput {
+    Byte(u8),
+    /// A break condition on the line (QEMU: `Ctrl-a b` on a `-nographic` console).
+    Break,
+}
+
 /// How the machine should stop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExitStatus {
@@ -78,10 +86,10 @@ pub trait Arch: 'static {
     fn console_write(bytes: &[u8]);
 
     /// Start receiving on the console UART: unmask its receive interrupt and call `handler`
-    /// with each byte received, in interrupt context with interrupts disabled on this CPU,
-    /// after [`Arch::init_platform`]. `handler` must not block or take locks that threads
-    /// hold with interrupts enabled. A later call replaces the handler.
-    fn set_console_input(handler: fn(u8));
+    /// with each byte (or break) received, in interrupt context with interrupts disabled on
+    /// this CPU, after [`Arch::init_platform`]. `handler` must not block or take locks that
+    /// threads hold with interrupts enabled. A later call replaces the handler.
+    fn set_console_input(handler: fn(ConsoleInput));
 
     /// Disable interrupts on this CPU and return whether they were enabled before.
     fn irq_save_disable() -> bool;

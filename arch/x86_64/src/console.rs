@@ -2,6 +2,8 @@
 //! CPU, so an exception or NMI that interrupts a write on the same CPU (and wants to report
 //! itself) writes anyway instead of waiting forever for itself.
 
+use arch_api::ConsoleInput;
+
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use serial::uart16550::{Registers, Uart16550};
@@ -34,7 +36,7 @@ static OWNER: AtomicUsize = AtomicUsize::new(0);
 
 /// Receives each byte COM1 receives; taken in the interrupt handler and, with interrupts
 /// masked, by `set_input`, so it can never be held by the code an interrupt preempts.
-static INPUT: Mutex<Option<fn(u8)>> = Mutex::new(None);
+static INPUT: Mutex<Option<fn(ConsoleInput)>> = Mutex::new(None);
 
 pub fn init() {
     UART.init(BAUD);
@@ -42,7 +44,7 @@ pub fn init() {
 
 /// Deliver received bytes to `handler`: the UART's receive interrupt on, ISA IRQ 4 routed
 /// through the IOAPIC to [`crate::apic::SERIAL_VECTOR`].
-pub fn set_input(handler: fn(u8)) {
+pub fn set_input(handler: fn(ConsoleInput)) {
     let was_enabled = crate::irq_save_disable();
     *INPUT.lock() = Some(handler);
     if platform::enable_com1_irq() {
@@ -56,9 +58,12 @@ pub fn set_input(handler: fn(u8)) {
 /// The COM1 interrupt: pass every waiting byte on (interrupts are disabled here).
 pub fn rx_interrupt() {
     let handler = *INPUT.lock();
-    UART.drain(|b| {
+    UART.drain(|rx| {
         if let Some(h) = handler {
-            h(b);
+            h(match rx {
+                serial::Rx::Byte(b) => ConsoleInput::Byte(b),
+                serial::Rx::Break => ConsoleInput::Break,
+            });
         }
     });
 }

@@ -89,7 +89,7 @@ impl Arch for X86_64 {
         console::write(bytes);
     }
 
-    fn set_console_input(handler: fn(u8)) {
+    fn set_console_input(handler: fn(arch_api::ConsoleInput)) {
         console::set_input(handler);
     }
 

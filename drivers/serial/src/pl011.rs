@@ -4,8 +4,12 @@
 //! section 3.2 "Summary of registers". The firmware (or QEMU) leaves the UART enabled with a
 //! usable baud rate, so this driver only moves bytes.
 
+use crate::Rx;
+
 /// Data register: a write queues one byte for transmission, a read takes one received byte.
 const DR: usize = 0x00;
+/// DR: break error (the "byte" is a break condition).
+const DR_BE: u32 = 1 << 10;
 /// Flag register.
 const FR: usize = 0x18;
 /// FR: receive FIFO empty.
@@ -81,11 +85,24 @@ impl Pl011 {
 
     /// A received byte, if one is waiting.
     pub fn read_byte(&self) -> Option<u8> {
-        if self.read(FR) & FR_RXFE != 0 {
-            None
-        } else {
-            Some((self.read(DR) & 0xff) as u8)
+        match self.receive() {
+            Some(Rx::Byte(b)) => Some(b),
+            Some(Rx::Break) => Some(0),
+            None => None,
         }
+    }
+
+    /// What the receiver holds, if anything: DR bit 10 (BE) marks a break.
+    fn receive(&self) -> Option<Rx> {
+        if self.read(FR) & FR_RXFE != 0 {
+            return None;
+        }
+        let dr = self.read(DR);
+        Some(if dr & DR_BE != 0 {
+            Rx::Break
+        } else {
+            Rx::Byte((dr & 0xff) as u8)
+        })
     }
 
     /// Let the receive and receive-timeout interrupts out (UARTIMSC RXIM | RTIM).
@@ -97,11 +114,11 @@ impl Pl011 {
     /// Interrupt handler body: clear the receive interrupts (UARTICR), then hand every
     /// received byte to `f` while FR.RXFE is clear. Clearing first means a byte arriving
     /// during the loop raises the interrupt again instead of going unnoticed. Returns the count.
-    pub fn drain(&self, mut f: impl FnMut(u8)) -> usize {
+    pub fn drain(&self, mut f: impl FnMut(Rx)) -> usize {
         self.write(ICR, INT_RX | INT_RT);
         let mut n = 0;
         while n < DRAIN_LIMIT {
-            match self.read_byte() {
+            match self.receive() {
                 Some(b) => f(b),
                 None => break,
             }

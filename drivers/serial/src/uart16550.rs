@@ -3,6 +3,8 @@
 //! Register map from the National Semiconductor PC16550D datasheet: THR/RBR 0, IER 1,
 //! IIR/FCR 2, LCR 3, MCR 4, LSR 5; DLL/DLM at 0/1 while LCR.DLAB is set.
 
+use crate::Rx;
+
 /// Access to the UART's eight byte-wide registers (port I/O on x86, MMIO elsewhere).
 pub trait Registers {
     /// Read register `offset` (0..8).
@@ -35,6 +37,8 @@ const MCR_OUT2: u8 = 0x08;
 const IER_RX: u8 = 0x01;
 /// Data ready: the receive buffer (or FIFO) holds a byte.
 const LSR_DR: u8 = 0x01;
+/// Break interrupt: the byte at the head of the FIFO (a 0) came from a break condition.
+const LSR_BI: u8 = 0x10;
 /// FIFOs on, receive trigger level 1 byte, nothing cleared (bytes typed early are kept): every
 /// key interrupts at once instead of after the character timeout.
 const FCR_ENABLE_RX1: u8 = 0x01;
@@ -97,12 +101,22 @@ impl<R: Registers> Uart16550<R> {
     }
 
     /// Interrupt handler body: read IIR (acknowledging the interrupt), then hand every byte
-    /// waiting in the receiver to `f` while LSR.DR says one is there. Returns the count.
-    pub fn drain(&self, mut f: impl FnMut(u8)) -> usize {
+    /// waiting in the receiver to `f` while LSR.DR says one is there (a break as
+    /// [`Rx::Break`]). Returns the count.
+    pub fn drain(&self, mut f: impl FnMut(Rx)) -> usize {
         let _ = self.regs.read(IIR);
         let mut n = 0;
-        while n < DRAIN_LIMIT && self.regs.read(LSR) & LSR_DR != 0 {
-            f(self.regs.read(RBR));
+        loop {
+            let lsr = self.regs.read(LSR);
+            if n >= DRAIN_LIMIT || lsr & LSR_DR == 0 {
+                break;
+            }
+            let byte = self.regs.read(RBR);
+            f(if lsr & LSR_BI != 0 {
+                Rx::Break
+            } else {
+                Rx::Byte(byte)
+            });
             n += 1;
         }
         n

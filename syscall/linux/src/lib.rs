@@ -15,6 +15,7 @@ mod process;
 mod procview;
 mod signal;
 mod sys;
+pub mod sysrq;
 mod uaccess;
 
 pub use kernel::Kernel;

@@ -109,7 +109,12 @@ pub struct Task<K: Kernel> {
     pub pending: IrqSpinLock<Pending, K::Arch>,
     /// The mask to put back after rt_sigsuspend's temporary one has done its job.
     pub saved_mask: Mutex<Option<u64>>,
+    /// The syscall it is in ([`NOT_IN_SYSCALL`] in user mode): for the SysRq task dump.
+    pub in_syscall: AtomicU32,
 }
+
+/// [`Task::in_syscall`] of a thread that is not in a syscall.
+pub const NOT_IN_SYSCALL: u32 = u32::MAX;
 
 impl<K: Kernel> Task<K> {
     /// A thread `tid` of `process`, not yet running.
@@ -128,6 +133,7 @@ impl<K: Kernel> Task<K> {
             thread: spin::Once::new(),
             pending: IrqSpinLock::new(Pending::default()),
             saved_mask: Mutex::new(None),
+            in_syscall: AtomicU32::new(NOT_IN_SYSCALL),
         }
     }
 }

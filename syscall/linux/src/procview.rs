@@ -33,6 +33,11 @@ impl<K: Kernel> ProcView<K> {
         self.init.call_once(|| Arc::downgrade(init));
     }
 
+    /// PID 1, once it exists and while it lives.
+    pub fn init(&self) -> Option<Arc<Process<K>>> {
+        self.init.get().and_then(Weak::upgrade)
+    }
+
     fn all(&self) -> Vec<Arc<Process<K>>> {
         let Some(init) = self.init.get().and_then(Weak::upgrade) else {
             return Vec::new();

@@ -189,6 +189,19 @@ const STEPS: &[(&str, Step)] = &[
         s.prompt(s.step)?;
         s.run(b"cat /tmp/v", b"\nhello vi\n")
     }),
+    // Magic SysRq over the serial line, as the harness uses on a timeout: a break (QEMU's
+    // `Ctrl-a b`), then `t` lists the tasks and the syscall each one waits in.
+    ("sysrq-show-tasks", |s| {
+        s.run(b"sleep 100 &", b"sleep 100 &\n")?;
+        s.mark();
+        s.type_keys(b"\x01b")?;
+        thread::sleep(Duration::from_millis(200));
+        s.type_keys(b"t")?;
+        s.expect(b"sysrq: show tasks")?;
+        s.expect(b"(sleep) live")?;
+        s.expect(b"in nanosleep")?;
+        s.run(b"kill %1; echo killed", b"\nkilled\n")
+    }),
     ("ctrl-c-sleep", |s| {
         s.mark();
         s.type_keys(b"sleep 100\r")?;

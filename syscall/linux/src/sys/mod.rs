@@ -84,7 +84,13 @@ pub fn dispatch<K: Kernel>(task: &Arc<Task<K>>, regs: &mut Regs<K>) -> Flow {
     let result = match sysno {
         Some(Sysno::exit) => return Flow::ExitThread(((a[0] & 0xff) << 8) as i32),
         Some(Sysno::exit_group) => return Flow::Exit(((a[0] & 0xff) << 8) as i32),
-        Some(s) => call(task, regs, s, a),
+        Some(s) => {
+            task.in_syscall.store(s as u32, Ordering::Relaxed);
+            let result = call(task, regs, s, a);
+            task.in_syscall
+                .store(crate::process::NOT_IN_SYSCALL, Ordering::Relaxed);
+            result
+        }
         None => Err(Errno::ENOSYS),
     };
     if result == Err(Errno::ENOSYS) {
