@@ -9,6 +9,7 @@ extern crate alloc;
 
 mod console;
 mod ktest;
+mod kvm;
 mod memory;
 mod panic;
 mod tty;

@@ -223,8 +223,14 @@ static HEAP: KernelHeap = KernelHeap(LockedHeapWithRescue::new(grow_heap));
 
 /// Bytes the heap manages and bytes in use.
 pub fn heap_usage() -> (usize, usize) {
-    let h = HEAP.0.lock();
-    (h.stats_total_bytes(), h.stats_alloc_actual())
+    // Masked like every other holder of the heap lock: an interrupt handler may allocate.
+    let was = A::irq_save_disable();
+    let usage = {
+        let h = HEAP.0.lock();
+        (h.stats_total_bytes(), h.stats_alloc_actual())
+    };
+    A::irq_restore(was);
+    usage
 }
 
 /// The bytes of frame `pa` through the direct map.

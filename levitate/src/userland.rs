@@ -6,6 +6,7 @@ use crate::memory::{KernelTables, phys_to_virt};
 use crate::{A, SCHED, TICK_HZ};
 use alloc::sync::Arc;
 use arch_api::{Arch, BootInfo, ExitStatus};
+use core::sync::atomic::{AtomicU64, Ordering};
 use devfs::{Csprng, DevFs, EntropySource};
 use linux::exec::elf::Machine;
 use spin::Once;
@@ -15,6 +16,48 @@ use vfs::{Clock, Cred, DeviceRegistry, EmptyPath, Lookup, Path, Timespec, Vfs};
 static VFS: Once<Vfs> = Once::new();
 static RNG: Once<Arc<Csprng>> = Once::new();
 static PROC: Once<Arc<linux::ProcView<Levitate>>> = Once::new();
+
+/// The wall clock minus the monotonic clock, in nanoseconds (wrapping): `CLOCK_REALTIME` is
+/// the monotonic clock plus this. Set from the RTC at boot and by `clock_settime`.
+static REALTIME_OFFSET_NS: AtomicU64 = AtomicU64::new(0);
+
+/// Start the wall clock from the platform's real-time clock (at the epoch without one).
+fn init_wall_clock() {
+    match A::rtc_seconds() {
+        Some(secs) => {
+            <Levitate as linux::Kernel>::set_realtime_ns(secs.saturating_mul(1_000_000_000));
+            log::info!("rtc: wall clock {secs} s since the epoch");
+        }
+        None => log::info!("rtc: no real-time clock; the wall clock starts at the epoch"),
+    }
+}
+
+/// The serial console's device as Linux names it: the 8250 driver's `ttyS0` (4:64) on x86,
+/// the PL011 driver's `ttyAMA0` (204:64) on arm64.
+fn serial_device() -> (&'static str, u32, u32) {
+    match <Levitate as linux::Kernel>::MACHINE {
+        Machine::X86_64 => ("ttyS0", 4, 64),
+        Machine::Aarch64 => ("ttyAMA0", 204, 64),
+    }
+}
+
+/// `console=` as Linux reads it: `name[,options]`, possibly several times, the last one
+/// becoming `/dev/console`. This machine has one console, the serial line `serial`: naming it
+/// (with any baud options: QEMU's UART ignores the rate) is accepted; another name is
+/// reported, and the console stays on the serial line rather than going nowhere.
+fn check_console_args(boot: &BootInfo, serial: &str) {
+    for arg in boot.cmdline.split_ascii_whitespace() {
+        let Some(value) = arg.strip_prefix("console=") else {
+            continue;
+        };
+        let name = value.split(',').next().unwrap_or(value);
+        if name == serial {
+            log::debug!("console: {value} is the serial console");
+        } else {
+            log::warn!("console={value}: no such console here; /dev/console stays on {serial}");
+        }
+    }
+}
 
 /// PID 1, while it lives (for the SysRq task dump).
 pub fn init_process() -> Option<Arc<linux::Process<Levitate>>> {
@@ -55,8 +98,10 @@ impl linux::Kernel for Levitate {
         }
     }
     fn realtime_ns() -> u64 {
-        // No RTC driver yet: the wall clock starts at the epoch at boot.
-        A::now_ns()
+        A::now_ns().wrapping_add(REALTIME_OFFSET_NS.load(Ordering::Relaxed))
+    }
+    fn set_realtime_ns(ns: u64) {
+        REALTIME_OFFSET_NS.store(ns.wrapping_sub(A::now_ns()), Ordering::Relaxed);
     }
     fn memory() -> (u64, u64) {
         let (total, free) = memory_kib();
@@ -67,6 +112,12 @@ impl linux::Kernel for Levitate {
     }
     fn power_off() -> ! {
         A::exit(ExitStatus::Success)
+    }
+    fn kvm_backends() -> &'static [&'static dyn hv::Backend] {
+        crate::kvm::backends()
+    }
+    fn page_ref(pa: u64) -> alloc::boxed::Box<dyn hv::Page> {
+        alloc::boxed::Box::new(crate::kvm::FramePage::adopt(pa))
     }
     fn init_exited(status: i32) -> ! {
         log::info!(
@@ -148,9 +199,19 @@ fn mount_root(boot: &BootInfo) -> Result<()> {
     RNG.call_once(|| rng.clone());
     dev.register_memory_devices(rng)?;
     let console = crate::tty::console();
+    let (name, major, minor) = serial_device();
+    check_console_args(boot, name);
     dev.register(b"console", 5, 1, 0o600, console.clone())?;
-    dev.register(b"ttyS0", 4, 64, 0o620, console.clone())?;
+    dev.register(name.as_bytes(), major, minor, 0o620, console.clone())?;
     dev.register(b"tty", 5, 0, 0o666, console)?;
+    // /dev/kvm, world read-write as Linux distributions make it.
+    dev.register(
+        b"kvm",
+        linux::kvm::KVM_MAJOR,
+        linux::kvm::KVM_MINOR,
+        0o666,
+        linux::kvm::device(),
+    )?;
     let target = vfs.resolve(&lookup, Path::new(b"/dev", EmptyPath::Deny)?, true)?;
     vfs.mount(&target, dev, b"devtmpfs")?;
 
@@ -169,6 +230,7 @@ fn mount_root(boot: &BootInfo) -> Result<()> {
 
 /// Start user space: returns whether PID 1 is running.
 pub fn start(boot: &BootInfo) -> bool {
+    init_wall_clock();
     if let Err(e) = mount_root(boot) {
         log::error!("root filesystem: {e}");
         return false;

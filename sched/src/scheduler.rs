@@ -9,7 +9,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use arch_api::Arch;
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 
 /// CPUs the per-CPU tables have room for.
 pub const MAX_CPUS: usize = 64;
@@ -53,6 +53,11 @@ pub struct Thread<A: Arch> {
     user_root: AtomicU64,
     /// A number for the layer above (the process id of a user thread).
     tag: AtomicU64,
+    /// Set by every [`Scheduler::wake`], consumed by the next block or sleep: a wake-up that
+    /// comes after [`Scheduler::prepare_wait`] but before the thread blocks makes the block
+    /// return at once instead of being lost. This is what lets wait conditions be checked
+    /// with interrupts enabled (and so take ordinary locks that a preempted thread may hold).
+    wake_pending: AtomicBool,
 }
 
 // SAFETY: `context` is only touched by the context switch, with the owning CPU's run-queue lock
@@ -220,6 +225,7 @@ impl<A: Arch> Scheduler<A> {
             stack: spin::Mutex::new(stack),
             user_root: AtomicU64::new(0),
             tag: AtomicU64::new(0),
+            wake_pending: AtomicBool::new(false),
         })
     }
 
@@ -341,11 +347,31 @@ impl<A: Arch> Scheduler<A> {
         self.cpu().lock().current.clone()
     }
 
-    /// Sleep for at least `ticks` timer ticks.
+    /// Start waiting for a wake-up: forget earlier ones. Then check the condition (any
+    /// context, any locks) and call [`Scheduler::block_current`] or
+    /// [`Scheduler::sleep_ticks`]; a [`Scheduler::wake`] since this call makes them return at
+    /// once.
+    pub fn prepare_wait(&self) {
+        if let Some(cur) = self.current() {
+            cur.wake_pending.store(false, Ordering::SeqCst);
+        }
+    }
+
+    /// Sleep for at least `ticks` timer ticks, or less if woken (see
+    /// [`Scheduler::prepare_wait`]).
     pub fn sleep_ticks(&'static self, ticks: u64) {
         let was_enabled = A::irq_save_disable();
         {
             let mut cpu = self.cpu().lock();
+            if cpu
+                .current
+                .as_ref()
+                .is_some_and(|cur| cur.wake_pending.swap(false, Ordering::SeqCst))
+            {
+                drop(cpu);
+                A::irq_restore(was_enabled);
+                return;
+            }
             let wake_at = self.ticks() + ticks.max(1);
             if let Some(cur) = cpu.current.clone() {
                 cur.set_state(ThreadState::Sleeping);
@@ -357,12 +383,22 @@ impl<A: Arch> Scheduler<A> {
     }
 
     /// Block the calling thread until [`Scheduler::wake`] names it or, with a deadline, until
-    /// that tick. Call with interrupts masked after checking the wake-up condition, so that a
-    /// wake-up between the check and the block cannot be lost (see [`crate::WaitQueue`]).
+    /// that tick. A wake-up since [`Scheduler::prepare_wait`] returns at once, so a wake-up
+    /// between checking the condition and blocking is not lost (see [`crate::WaitQueue`]).
+    /// Callers re-check their condition: a return can be spurious.
     pub fn block_current(&'static self, deadline: Option<u64>) {
         let was_enabled = A::irq_save_disable();
         {
             let mut cpu = self.cpu().lock();
+            if cpu
+                .current
+                .as_ref()
+                .is_some_and(|cur| cur.wake_pending.swap(false, Ordering::SeqCst))
+            {
+                drop(cpu);
+                A::irq_restore(was_enabled);
+                return;
+            }
             if let Some(cur) = cpu.current.clone() {
                 cur.set_state(ThreadState::Sleeping);
                 cpu.queue.sleep(cur, deadline.unwrap_or(u64::MAX));
@@ -372,8 +408,10 @@ impl<A: Arch> Scheduler<A> {
         A::irq_restore(was_enabled);
     }
 
-    /// Make a blocked or sleeping thread ready now; does nothing to a thread that is not.
+    /// Make a blocked or sleeping thread ready now; a thread that is not blocked yet returns
+    /// from its next block or sleep at once (see [`Scheduler::prepare_wait`]).
     pub fn wake(&'static self, t: &Arc<Thread<A>>) {
+        t.wake_pending.store(true, Ordering::SeqCst);
         let mut cpu = self.cpu().lock();
         if t.state() == ThreadState::Sleeping {
             cpu.queue.wake_matching(|s| Arc::ptr_eq(s, t));

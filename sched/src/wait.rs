@@ -8,9 +8,11 @@ use arch_api::Arch;
 
 /// Threads waiting for one kind of event (data in a pipe, a child's exit, ...).
 ///
-/// The waiter checks its condition with interrupts masked and blocks in the same masked
-/// section, and wakers run either in thread context or in interrupts: on one CPU no wake-up can
-/// fall between the check and the block. (SMP will need the queue lock held across both.)
+/// The waiter enqueues itself and calls [`Scheduler::prepare_wait`] before it checks its
+/// condition, and wakers change the condition before they wake the queue: a wake-up that
+/// falls between the check and the block makes the block return at once. The condition runs
+/// with interrupts enabled, so it may take any lock (a spin lock that a preempted thread holds
+/// would deadlock a check made with interrupts masked).
 pub struct WaitQueue<A: Arch> {
     waiters: IrqSpinLock<Vec<Arc<Thread<A>>>, A>,
 }
@@ -36,23 +38,20 @@ impl<A: Arch> WaitQueue<A> {
         mut cond: impl FnMut() -> Option<R>,
     ) -> Option<R> {
         loop {
-            let was_enabled = A::irq_save_disable();
-            if let Some(r) = cond() {
-                A::irq_restore(was_enabled);
-                return Some(r);
-            }
-            if deadline.is_some_and(|d| sched.ticks() >= d) {
-                A::irq_restore(was_enabled);
-                return None;
-            }
+            sched.prepare_wait();
             if let Some(me) = sched.current() {
                 let mut w = self.waiters.lock();
                 if !w.iter().any(|t| Arc::ptr_eq(t, &me)) {
                     w.push(me);
                 }
             }
+            if let Some(r) = cond() {
+                return Some(r);
+            }
+            if deadline.is_some_and(|d| sched.ticks() >= d) {
+                return None;
+            }
             sched.block_current(deadline);
-            A::irq_restore(was_enabled);
         }
     }
 

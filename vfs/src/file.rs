@@ -3,13 +3,14 @@
 //! and the offset (with its own lock, as Linux's `f_pos_lock`).
 
 use crate::dirent::encode_dirent64;
+use crate::flock::{FlockOp, Flocks};
 use crate::inode::{FileOps, Inode, UserMem};
 use crate::mount::PathRef;
 use crate::pipe::FIONREAD;
 use crate::poll::{Events, Pollee};
 use crate::types::{FileType, Metadata, SetAttr};
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use spin::Mutex;
 use syscall::{Arch, Errno, Result};
 
@@ -131,6 +132,8 @@ pub struct OpenFile {
     ops: Option<Arc<dyn FileOps>>,
     flags: AtomicU32,
     pos: Mutex<u64>,
+    /// It has taken a `flock` lock at some point (so its last close must release it).
+    flocked: AtomicBool,
 }
 
 impl OpenFile {
@@ -142,6 +145,7 @@ impl OpenFile {
             ops: None,
             flags: AtomicU32::new(flags.without(OpenFlags::CLOEXEC).0),
             pos: Mutex::new(0),
+            flocked: AtomicBool::new(false),
         })
     }
 
@@ -159,6 +163,7 @@ impl OpenFile {
             ops: Some(ops),
             flags: AtomicU32::new(flags.without(OpenFlags::CLOEXEC).0),
             pos: Mutex::new(0),
+            flocked: AtomicBool::new(false),
         })
     }
 
@@ -174,9 +179,31 @@ impl OpenFile {
         )
     }
 
+    /// The identity `flock` locks are keyed by: this file's (`st_dev`, `st_ino`), and this
+    /// open file description as the owner.
+    fn flock_key(&self) -> ((u64, u64), usize) {
+        let meta = self.inode.metadata();
+        ((meta.dev, meta.ino), core::ptr::from_ref(self) as usize)
+    }
+
+    /// `flock(2)` without blocking: `EAGAIN` (`EWOULDBLOCK`) if another open file description
+    /// holds a lock in the way; the caller waits on [`Flocks::released`] to block.
+    pub fn flock(&self, op: FlockOp) -> Result<()> {
+        let (file, owner) = self.flock_key();
+        if op != FlockOp::Unlock {
+            self.flocked.store(true, Ordering::Relaxed);
+        }
+        Flocks::get().try_apply(file, owner, op)
+    }
+
     /// Where it was opened.
     pub fn path(&self) -> Option<&PathRef> {
         self.path.as_ref()
+    }
+
+    /// The file object, if it is not plain inode I/O.
+    pub fn ops(&self) -> Option<&Arc<dyn FileOps>> {
+        self.ops.as_ref()
     }
 
     /// The inode (`fstat`, `fchmod`...).
@@ -461,5 +488,15 @@ impl OpenFile {
 impl core::fmt::Debug for OpenFile {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "OpenFile({:?}, {:?})", self.path, self.flags())
+    }
+}
+
+impl Drop for OpenFile {
+    /// The last close of an open file description drops its `flock` locks.
+    fn drop(&mut self) {
+        if self.flocked.load(Ordering::Relaxed) {
+            let (file, owner) = self.flock_key();
+            Flocks::get().release(file, owner);
+        }
     }
 }

@@ -204,6 +204,12 @@ pub trait FileOps: Send + Sync {
     fn pipe(&self) -> Option<&Arc<crate::pipe::Pipe>> {
         None
     }
+
+    /// The object itself, for the layer that made it to find its own type again (the KVM
+    /// files, whose ioctls need the whole calling process).
+    fn as_any(&self) -> Option<&dyn Any> {
+        None
+    }
 }
 
 /// Access to the calling process's memory for `ioctl` arguments. The syscall layer implements

@@ -23,6 +23,7 @@ pub mod device;
 pub mod dirent;
 pub mod fd;
 pub mod file;
+pub mod flock;
 pub mod initramfs;
 pub mod inode;
 pub mod mount;

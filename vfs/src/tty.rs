@@ -77,6 +77,8 @@ pub const ECHONL: u32 = 0o100;
 pub const NOFLSH: u32 = 0o200;
 pub const ECHOCTL: u32 = 0o1000;
 pub const ECHOKE: u32 = 0o4000;
+/// Background writers get SIGTTOU.
+pub const TOSTOP: u32 = 0o400;
 pub const IEXTEN: u32 = 0o100000;
 
 /// ioctl numbers (`asm-generic/ioctls.h`).
@@ -250,6 +252,13 @@ impl Tty {
     }
 
     /// The current termios.
+    /// What job control needs: the foreground process group, the terminal's session, and
+    /// whether background writes stop (`TOSTOP`).
+    pub fn job_control(&self) -> (i32, i32, bool) {
+        let s = self.state.lock();
+        (s.fg_pgrp, s.sid, s.termios.l(TOSTOP))
+    }
+
     pub fn termios(&self) -> Termios {
         self.state.lock().termios
     }
@@ -565,6 +574,10 @@ impl State {
 }
 
 impl FileOps for Tty {
+    fn as_any(&self) -> Option<&dyn core::any::Any> {
+        Some(self)
+    }
+
     fn read(&self, _offset: u64, buf: &mut [u8], _nonblock: bool) -> Result<usize> {
         if buf.is_empty() {
             return Ok(0);

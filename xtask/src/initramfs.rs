@@ -49,7 +49,8 @@ pub fn build(ws: &Workspace, kernel: &Kernel) -> Result<Initramfs> {
         programs.push((name, bytes));
     }
     let names: Vec<String> = programs.iter().map(|(name, _)| name.clone()).collect();
-    let entries = layout(busybox_bytes, &busybox.applets, programs)?;
+    let mut entries = layout(busybox_bytes, &busybox.applets, programs)?;
+    entries.extend(crate::guests::initramfs_entries(ws)?);
     let archive = cpio::archive(&entries)?;
     let dir = kernel
         .elf
@@ -84,10 +85,18 @@ impl Initramfs {
 /// name and path, as cargo reports them.
 fn user_programs(ws: &Workspace, arch: Arch) -> Result<Vec<(String, PathBuf)>> {
     let mut cmd = ws.cargo();
-    cmd.args(["build", "-p", USER_PACKAGE, "--release", "--target"])
-        .arg(arch.user_triple())
-        .arg("--message-format=json-render-diagnostics")
-        .stdout(Stdio::piped());
+    cmd.args([
+        "build",
+        "-p",
+        USER_PACKAGE,
+        "-p",
+        "vmrun",
+        "--release",
+        "--target",
+    ])
+    .arg(arch.user_triple())
+    .arg("--message-format=json-render-diagnostics")
+    .stdout(Stdio::piped());
     let mut child = cmd.spawn().context("starting cargo build")?;
     let stdout = child.stdout.take().context("cargo build has no stdout")?;
     let mut programs = Vec::new();

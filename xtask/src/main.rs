@@ -14,6 +14,7 @@ mod cli;
 mod cpio;
 mod elf;
 mod grub;
+mod guests;
 mod initramfs;
 mod prereq;
 mod qemu;

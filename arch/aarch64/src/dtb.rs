@@ -110,7 +110,7 @@ pub fn fill_boot_info(dtb_pa: u64, image: PhysRange, info: &mut BootInfo) {
     }
 }
 
-fn first_reg(node: FdtNode<'_, '_>) -> Option<(u64, u64)> {
+pub fn first_reg(node: FdtNode<'_, '_>) -> Option<(u64, u64)> {
     let r = node.reg()?.next()?;
     Some((r.starting_address as u64, r.size.unwrap_or(0) as u64))
 }

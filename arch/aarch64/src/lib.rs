@@ -19,6 +19,7 @@ mod entry;
 mod gic;
 mod mmu;
 mod psci;
+mod rtc;
 mod timer;
 mod traps;
 mod user;
@@ -113,6 +114,10 @@ impl Arch for Aarch64 {
 
     fn now_ns() -> u64 {
         timer::now_ns()
+    }
+
+    fn rtc_seconds() -> Option<u64> {
+        rtc::seconds()
     }
 
     fn cpu_id() -> usize {

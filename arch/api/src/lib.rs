@@ -18,6 +18,7 @@ mod boot;
 mod paging;
 mod user;
 
+pub mod calendar;
 pub use boot::{BootInfo, MAX_RAM_RANGES, MAX_RESERVED_RANGES, PhysRange};
 pub use paging::{ENTRIES_PER_TABLE, PAGE_SIZE, PageFlags, PageTableFormat};
 pub use user::{UserContext, UserException, UserExit};
@@ -108,6 +109,9 @@ pub trait Arch: 'static {
     fn start_timer(hz: u32, tick: fn());
     /// Monotonic time since boot in nanoseconds.
     fn now_ns() -> u64;
+    /// The wall clock from the platform's real-time clock, in seconds since the Unix epoch
+    /// (UTC), or `None` if there is none. Read once at boot: it is slow and coarse.
+    fn rtc_seconds() -> Option<u64>;
     /// Index of the calling CPU (0 for the boot CPU).
     fn cpu_id() -> usize;
 

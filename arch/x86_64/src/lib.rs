@@ -36,6 +36,8 @@ mod paging;
 mod percpu;
 #[cfg(target_os = "none")]
 mod platform;
+/// The CMOS real-time clock.
+mod rtc;
 #[cfg(target_os = "none")]
 mod time;
 #[cfg(target_os = "none")]
@@ -120,6 +122,10 @@ impl Arch for X86_64 {
 
     fn now_ns() -> u64 {
         time::now_ns()
+    }
+
+    fn rtc_seconds() -> Option<u64> {
+        rtc::seconds()
     }
 
     fn cpu_id() -> usize {

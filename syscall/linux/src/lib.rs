@@ -11,6 +11,7 @@ extern crate std;
 
 pub mod exec;
 mod kernel;
+pub mod kvm;
 mod process;
 mod procview;
 mod signal;

@@ -8,7 +8,7 @@ use alloc::format;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use arch_api::{Arch, UserContext, UserException, UserExit};
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 use mm::page_table::PageTable;
 use mm::vm::{AddressSpace, FaultError, Layout};
 use sched::{IrqSpinLock, WaitQueue};
@@ -91,11 +91,39 @@ pub struct Process<K: Kernel> {
     pub wait_event: IrqSpinLock<Option<WaitEvent>, K::Arch>,
     /// Threads sleeping in FUTEX_WAIT on this address space.
     pub futexes: IrqSpinLock<Vec<crate::sys::FutexWaiter<K>>, K::Arch>,
+    /// Scheduling knobs and the execution domain, inherited by fork: the nice value
+    /// (-20..=19; the scheduler is plain round robin, so it is recorded, not yet obeyed), the
+    /// I/O priority (`ioprio_set`), and the `personality(2)` word.
+    pub traits: ProcessTraits,
+}
+
+/// What [`Process::traits`] holds.
+#[derive(Default)]
+pub struct ProcessTraits {
+    pub nice: AtomicI32,
+    pub ioprio: AtomicU32,
+    pub personality: AtomicU32,
+}
+
+impl ProcessTraits {
+    /// Take a parent's values (fork).
+    pub fn inherit(&self, parent: &ProcessTraits) {
+        self.nice
+            .store(parent.nice.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.ioprio
+            .store(parent.ioprio.load(Ordering::Relaxed), Ordering::Relaxed);
+        self.personality.store(
+            parent.personality.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+    }
 }
 
 /// A thread of a process.
 pub struct Task<K: Kernel> {
-    pub tid: u32,
+    /// Its thread id; it changes once at most, when a non-leader thread execs and takes the
+    /// process id (Linux's `de_thread`). Read it with [`Task::tid`].
+    tid: AtomicU32,
     pub process: Arc<Process<K>>,
     /// `set_tid_address`: cleared (and futex-woken) when the thread exits.
     pub clear_child_tid: AtomicU64,
@@ -111,12 +139,23 @@ pub struct Task<K: Kernel> {
     pub saved_mask: Mutex<Option<u64>>,
     /// The syscall it is in ([`NOT_IN_SYSCALL`] in user mode): for the SysRq task dump.
     pub in_syscall: AtomicU32,
+    /// Another thread of the process is in `execve`: end at the next return to user mode.
+    pub zapped: AtomicBool,
 }
 
 /// [`Task::in_syscall`] of a thread that is not in a syscall.
 pub const NOT_IN_SYSCALL: u32 = u32::MAX;
 
 impl<K: Kernel> Task<K> {
+    pub fn tid(&self) -> u32 {
+        self.tid.load(Ordering::Relaxed)
+    }
+
+    /// After an exec from a non-leader thread: this thread now carries the process id.
+    pub(crate) fn become_leader(&self) {
+        self.tid.store(self.process.pid, Ordering::Relaxed);
+    }
+
     /// A thread `tid` of `process`, not yet running.
     pub(crate) fn new(
         tid: u32,
@@ -125,7 +164,7 @@ impl<K: Kernel> Task<K> {
         clear_child_tid: u64,
     ) -> Self {
         Task {
-            tid,
+            tid: AtomicU32::new(tid),
             process,
             clear_child_tid: AtomicU64::new(clear_child_tid),
             sigmask: AtomicU64::new(sigmask),
@@ -134,6 +173,7 @@ impl<K: Kernel> Task<K> {
             pending: IrqSpinLock::new(Pending::default()),
             saved_mask: Mutex::new(None),
             in_syscall: AtomicU32::new(NOT_IN_SYSCALL),
+            zapped: AtomicBool::new(false),
         }
     }
 }
@@ -175,6 +215,7 @@ impl<K: Kernel> Process<K> {
             stop_wait: WaitQueue::new(),
             wait_event: IrqSpinLock::new(None),
             futexes: IrqSpinLock::new(Vec::new()),
+            traits: ProcessTraits::default(),
         }
     }
 
@@ -280,7 +321,7 @@ pub fn spawn_init<K: Kernel>(path: &[u8], argv: &[&[u8]], envp: &[&[u8]]) -> Res
 /// Run `task` from `regs` in a new kernel thread.
 pub(crate) fn start_task<K: Kernel>(task: &Arc<Task<K>>, regs: Regs<K>) {
     let t = task.clone();
-    let thread = K::sched().spawn(&format!("pid{}", task.tid), move || run(t, regs));
+    let thread = K::sched().spawn(&format!("pid{}", task.tid()), move || run(t, regs));
     // procfs' /proc/self asks the scheduler's current thread which process it runs.
     thread.set_tag(u64::from(task.process.pid));
     task.thread.call_once(|| thread);
@@ -297,11 +338,13 @@ pub(crate) fn run<K: Kernel>(task: Arc<Task<K>>, mut regs: Regs<K>) {
         let mut restart = None;
         match K::Arch::run_user(&mut regs) {
             UserExit::Syscall => {
-                let (nr, arg0) = (regs.syscall_number(), regs.syscall_args()[0]);
+                let (nr, [arg0, arg1, ..]) = (regs.syscall_number(), regs.syscall_args());
                 match sys::dispatch(&task, &mut regs) {
                     Flow::Return => {
                         let ret = regs.signal_reg(signal::return_reg::<K>()) as usize;
-                        if ret == Errno::EINTR.as_neg() as usize && signal::restartable::<K>(nr) {
+                        if ret == Errno::EINTR.as_neg() as usize
+                            && signal::restartable::<K>(nr, arg1)
+                        {
                             restart = Some(Interrupted { nr, arg0 });
                         } else if ret == Errno::EPIPE.as_neg() as usize {
                             signal::raise_sigpipe(&task, nr);

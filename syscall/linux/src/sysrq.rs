@@ -79,7 +79,7 @@ fn describe<K: Kernel>(out: &mut String, p: &Arc<Process<K>>) {
         let _ = writeln!(
             out,
             "    tid {} {sched_state}, {place}, pending {:#x}, blocked {:#x}",
-            t.tid,
+            t.tid(),
             t.pending.try_lock().map_or(0, |s| s.set),
             t.sigmask.load(Ordering::Relaxed)
         );

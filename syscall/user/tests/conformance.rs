@@ -46,10 +46,38 @@ fn conform_time() {
     conform(env!("CARGO_BIN_EXE_conform-time"), "time");
 }
 
+#[test]
+fn conform_signals() {
+    conform(env!("CARGO_BIN_EXE_conform-signals"), "signals");
+}
+
 /// A short fuzz run on the host: the program survives and reports. It drops root in its
 /// fuzzing children and works in a fresh temp directory (see its module comment).
 #[test]
 fn sysfuzz_survives_on_host() {
     let text = run(env!("CARGO_BIN_EXE_sysfuzz"), &["2000"]);
     assert!(text.contains("FUZZ DONE iterations=2000 "), "{text}");
+}
+
+/// `/dev/kvm` against the host's real KVM: proves the checks assert Linux's behaviour. Skips,
+/// saying so, where the host has no `/dev/kvm`.
+#[test]
+fn conform_kvm() {
+    let text = run(env!("CARGO_BIN_EXE_conform-kvm"), &[]);
+    if text.contains("SKIP kvm") {
+        println!("{text}");
+        return;
+    }
+    assert!(!text.contains("FAIL "), "{text}");
+    assert!(text.contains("DONE kvm "), "{text}");
+}
+
+/// A short `/dev/kvm` fuzz run against the host's real KVM: the fuzzer itself is sane there.
+#[test]
+fn kvmfuzz_survives_on_host() {
+    let text = run(env!("CARGO_BIN_EXE_kvmfuzz"), &["1000"]);
+    assert!(
+        text.contains("FUZZ DONE iterations=0") || text.contains("FUZZ DONE iterations=1000 "),
+        "{text}"
+    );
 }

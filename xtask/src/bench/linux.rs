@@ -19,6 +19,33 @@ pub struct Linux {
     pub image: PathBuf,
     /// The Debian package it came from (`linux-image-6.1.0-56-cloud-amd64`).
     pub package: String,
+    /// The KVM modules to load, in dependency order (none where KVM is built in).
+    pub modules: Vec<PathBuf>,
+}
+
+/// The KVM modules of the x86_64 cloud kernel, in load order, by path under
+/// `lib/modules/<version>/kernel/` (`depends=` of each: kvm-amd on kvm, kvm on irqbypass).
+const X86_KVM_MODULES: [&str; 3] = [
+    "virt/lib/irqbypass.ko",
+    "arch/x86/kvm/kvm.ko",
+    "arch/x86/kvm/kvm-amd.ko",
+];
+
+fn kvm_modules(arch: Arch) -> &'static [&'static str] {
+    match arch {
+        Arch::X86_64 => &X86_KVM_MODULES,
+        // arm64's KVM is built in.
+        Arch::Aarch64 => &[],
+    }
+}
+
+/// Where the cached modules of `package` live, by file name.
+fn cached_modules(dir: &Path, package: &str, arch: Arch) -> Vec<PathBuf> {
+    let modules = dir.join(format!("{package}.modules"));
+    kvm_modules(arch)
+        .iter()
+        .map(|m| modules.join(Path::new(m).file_name().unwrap_or_default()))
+        .collect()
 }
 
 fn metapackage(arch: Arch) -> &'static str {
@@ -65,8 +92,13 @@ pub fn get(ws: &Workspace, arch: Arch) -> Result<Linux> {
     let package = image_dependency(&depends)
         .with_context(|| format!("no linux-image dependency in:\n{depends}"))?;
     let image = dir.join(format!("{package}.vmlinux"));
-    if image.is_file() {
-        return Ok(Linux { image, package });
+    let modules = cached_modules(&dir, &package, arch);
+    if image.is_file() && modules.iter().all(|m| m.is_file()) {
+        return Ok(Linux {
+            image,
+            package,
+            modules,
+        });
     }
     let qualified = match arch {
         Arch::X86_64 => package.clone(),
@@ -91,6 +123,7 @@ pub fn get(ws: &Workspace, arch: Arch) -> Result<Linux> {
         &format!("dpkg -x {}", deb.display()),
     )?;
     let vmlinuz = find_vmlinuz(&unpacked.join("boot"))?;
+    copy_modules(&unpacked, arch, &modules)?;
     let bytes = fs::read(&vmlinuz).with_context(|| format!("reading {}", vmlinuz.display()))?;
     // arm64 kernels may ship as a gzipped Image, which QEMU's `-kernel` does not unpack for a
     // raw Image; x86's bzImage is self-decompressing and starts with no gzip magic.
@@ -105,7 +138,33 @@ pub fn get(ws: &Workspace, arch: Arch) -> Result<Linux> {
     fs::rename(&partial, &image).with_context(|| format!("renaming to {}", image.display()))?;
     let _ = fs::remove_dir_all(&download);
     let _ = fs::remove_dir_all(&unpacked);
-    Ok(Linux { image, package })
+    Ok(Linux {
+        image,
+        package,
+        modules,
+    })
+}
+
+/// Copy the KVM modules out of the unpacked package (`lib/modules/<version>/kernel/...`).
+fn copy_modules(unpacked: &Path, arch: Arch, to: &[PathBuf]) -> Result<()> {
+    let Some(first) = to.first() else {
+        return Ok(());
+    };
+    let lib = unpacked.join("lib/modules");
+    let version = fs::read_dir(&lib)
+        .with_context(|| format!("reading {}", lib.display()))?
+        .next()
+        .context("no kernel version under lib/modules")?
+        .context("reading lib/modules")?
+        .path();
+    if let Some(parent) = first.parent() {
+        fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    for (module, dest) in kvm_modules(arch).iter().zip(to) {
+        let from = version.join("kernel").join(module);
+        fs::copy(&from, dest).with_context(|| format!("copying {}", from.display()))?;
+    }
+    Ok(())
 }
 
 /// gunzip to memory (not through `output`, which makes text of what it reads).

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 /// The probes in table order, with the row label DESIGN.md uses. A probe missing from a run
 /// still gets its row, so a hang or crash shows up as a gap instead of vanishing.
-pub const PROBES: [(&str, &str); 9] = [
+pub const PROBES: [(&str, &str); 12] = [
     ("getppid", "getppid syscall"),
     ("fork_exit", "fork+exit+wait"),
     ("fork_exec", "fork+exec+wait (BusyBox true)"),
@@ -18,6 +18,9 @@ pub const PROBES: [(&str, &str); 9] = [
     ("tmpfs_create", "create+write+unlink tmpfs"),
     ("mmap_1m", "mmap+touch+munmap 1 MiB"),
     ("sched_yield", "sched_yield ping"),
+    ("kvm_pio_exit", "KVM PIO exit round trip"),
+    ("kvm_vm_create", "KVM_CREATE_VM..vCPU..close"),
+    ("kvm_guest_loop", "guest compute loop under KVM"),
 ];
 
 /// One probe's outcome in one kernel.

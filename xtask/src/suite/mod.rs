@@ -9,6 +9,7 @@ mod protocol;
 mod system;
 mod tty;
 mod userland;
+mod vm;
 
 pub use host::print_tail;
 
@@ -30,9 +31,11 @@ pub fn run(args: &TestArgs) -> Result<ExitCode> {
     let mut tally = Tally::default();
     if !args.no_host {
         host::run(&ws, &arches, &mut tally)?;
+        vm::host(&ws, &mut tally)?;
     }
     for &arch in &arches {
         system::run(&ws, arch, args, &mut tally)?;
+        vm::levitate(&ws, arch, args.release, &mut tally)?;
     }
     if !tally.failures.is_empty() {
         println!("failed:");

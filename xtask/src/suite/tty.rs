@@ -202,6 +202,40 @@ const STEPS: &[(&str, Step)] = &[
         s.expect(b"in nanosleep")?;
         s.run(b"kill %1; echo killed", b"\nkilled\n")
     }),
+    // Job control: a background job reading the terminal is stopped by SIGTTIN; writing it
+    // with TOSTOP set, by SIGTTOU (ash reports which).
+    ("sigttin-background-read", |s| {
+        s.run(b"cat &", b"cat &\n")?;
+        thread::sleep(Duration::from_millis(500));
+        s.run(b"jobs", b"Stopped (tty input)")?;
+        s.run(b"kill -9 %%; echo killed", b"\nkilled\n")
+    }),
+    ("sigttou-tostop-write", |s| {
+        s.run(b"stty tostop; (sleep 0.2; echo bg-out) &", b"&\n")?;
+        thread::sleep(Duration::from_millis(800));
+        s.run(b"jobs", b"Stopped (tty output)")?;
+        s.run(b"kill -9 %%; stty -tostop; echo ok", b"\nok\n")?;
+        if contains(&s.seen, b"bg-out\n") {
+            return Err(anyhow!("the background write went through despite TOSTOP"));
+        }
+        Ok(())
+    }),
+    // VMs are processes: two guests run at once, `ps` lists both VMMs, `kill -9` ends one
+    // while the other runs its guest (which spins without exits for a while, so the
+    // scheduler must preempt it) to the end of its transcript.
+    ("vms-as-processes", |s| {
+        s.run(
+            b"vmrun --timer-hz 4 /guests/timer.bin > /tmp/vm.out & vmrun --timer-hz 4 /guests/timer.bin > /dev/null &",
+            b"&\n",
+        )?;
+        thread::sleep(Duration::from_millis(800));
+        s.run(b"ps | grep -c '[v]mrun'", b"\n2\n")?;
+        s.run(b"kill -9 %%; echo killed", b"\nkilled\n")?;
+        s.run(
+            b"wait %1; echo status $?; tail -1 /tmp/vm.out",
+            b"status 0\ntimer: 8 ticks, done\n",
+        )
+    }),
     ("ctrl-c-sleep", |s| {
         s.mark();
         s.type_keys(b"sleep 100\r")?;

@@ -19,15 +19,16 @@ const PROGRAMS: &[(&str, u64)] = &[
     ("conform-memory", 60),
     ("conform-files", 60),
     ("conform-time", 60),
+    ("conform-signals", 60),
     ("sysfuzz", 120),
+    ("conform-kvm", 120),
+    ("kvmfuzz", 120),
 ];
 
 /// Checks that fail on Levitate for a reason recorded in `.teams/0014-conformance.md`. They
 /// are reported as `GAP`, not counted; their program then exits with failure, which the
 /// exit test accepts only when every failed check is listed here.
 const KNOWN_GAPS: &[&str] = &[
-    // No RTC driver: CLOCK_REALTIME starts at the epoch at boot (levitate/src/userland.rs).
-    "time/realtime-plausible",
     // MAP_SHARED file mappings are snapshots unless the file system has a page cache
     // (mm/src/vm/mod.rs; tmpfs has none yet), and msync is not implemented.
     "memory/mmap-file-shared",

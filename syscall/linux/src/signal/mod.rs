@@ -7,6 +7,7 @@ use crate::exec::elf::Machine;
 use crate::kernel::Kernel;
 use crate::process::{Process, Regs, Task};
 use alloc::boxed::Box;
+use alloc::collections::VecDeque;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use arch_api::{Arch, UserContext};
@@ -65,6 +66,8 @@ pub struct SigInfo {
     pub addr: u64,
     /// SIGCHLD: exit code or signal.
     pub status: i32,
+    /// `si_value` of a queued signal (`sigqueue`), at offset 24 like SIGCHLD's status.
+    pub value: u64,
 }
 
 impl SigInfo {
@@ -98,6 +101,8 @@ impl SigInfo {
             b[20..24].copy_from_slice(&self.uid.to_le_bytes());
             if self.signo == SIGCHLD {
                 b[24..28].copy_from_slice(&self.status.to_le_bytes());
+            } else {
+                b[24..32].copy_from_slice(&self.value.to_le_bytes());
             }
         }
         b
@@ -108,11 +113,20 @@ fn is_fault(sig: u32) -> bool {
     matches!(sig, 4 | 5 | 7 | 8 | 11)
 }
 
+/// The first real-time signal as the kernel counts (libcs keep a few for themselves).
+pub const SIGRTMIN: u32 = 32;
+
+/// Most real-time signal instances one pending set holds (Linux's RLIMIT_SIGPENDING is per
+/// user and larger; a sender past this gets EAGAIN from sigqueue).
+pub const MAX_QUEUED: usize = 1024;
+
 /// Pending signals of a thread or (shared) of a process: one instance per standard signal,
-/// as Linux keeps for signals below SIGRTMIN (real-time ones are not queued more than once).
+/// as Linux keeps below SIGRTMIN, and a queue of every instance of the real-time ones, each
+/// with its own siginfo, delivered in the order sent.
 pub struct Pending {
     pub set: u64,
     info: [SigInfo; 64],
+    queued: VecDeque<SigInfo>,
 }
 
 impl Default for Pending {
@@ -120,21 +134,31 @@ impl Default for Pending {
         Self {
             set: 0,
             info: [SigInfo::default(); 64],
+            queued: VecDeque::new(),
         }
     }
 }
 
 impl Pending {
-    fn add(&mut self, info: SigInfo) {
+    /// Queue `info`; false if a real-time signal found the queue full.
+    fn add(&mut self, info: SigInfo) -> bool {
         let b = bit(info.signo);
-        if self.set & b == 0 {
+        if info.signo >= SIGRTMIN {
+            if self.queued.len() >= MAX_QUEUED {
+                return false;
+            }
+            self.queued.push_back(info);
+            self.set |= b;
+        } else if self.set & b == 0 {
             self.info[info.signo as usize - 1] = info;
             self.set |= b;
         }
+        true
     }
 
     fn remove_mask(&mut self, mask: u64) {
         self.set &= !mask;
+        self.queued.retain(|i| bit(i.signo) & mask == 0);
     }
 
     /// Take the lowest pending signal not in `blocked`.
@@ -149,6 +173,14 @@ impl Pending {
             return None;
         }
         let sig = ready.trailing_zeros() + 1;
+        if sig >= SIGRTMIN {
+            let at = self.queued.iter().position(|i| i.signo == sig)?;
+            let info = self.queued.remove(at)?;
+            if !self.queued.iter().any(|i| i.signo == sig) {
+                self.set &= !bit(sig);
+            }
+            return Some(info);
+        }
         self.set &= !bit(sig);
         Some(self.info[sig as usize - 1])
     }
@@ -186,7 +218,7 @@ impl<K: Kernel> Process<K> {
 
 /// Whether `sig` sent now would be thrown away (ignored, and no thread could want it later
 /// through a blocked mask: Linux discards ignored signals at sending time unless blocked).
-fn ignored<K: Kernel>(p: &Process<K>, sig: u32) -> bool {
+pub(crate) fn ignored<K: Kernel>(p: &Process<K>, sig: u32) -> bool {
     let handler = p.actions.lock()[sig as usize - 1].handler;
     handler == SIG_IGN || (handler == SIG_DFL && default_action(sig) == DefaultAction::Ign)
 }
@@ -234,10 +266,13 @@ fn unkick<K: Kernel>(task: &Task<K>) {
 }
 
 /// Whether a blocking syscall of `t` must give up (EINTR): a signal it does not block is
-/// pending, or the process is exiting or stopping.
+/// pending, the process is exiting or stopping, or a sibling's execve ends this thread.
 pub fn interrupted<K: Kernel>(t: &Task<K>) -> bool {
     let p = &t.process;
-    if p.group_exit.lock().is_some() || p.stopped.load(Ordering::Acquire) {
+    if p.group_exit.lock().is_some()
+        || p.stopped.load(Ordering::Acquire)
+        || t.zapped.load(Ordering::Acquire)
+    {
         return true;
     }
     let blocked = t.sigmask.load(Ordering::Relaxed);
@@ -246,10 +281,17 @@ pub fn interrupted<K: Kernel>(t: &Task<K>) -> bool {
 
 /// Queue `info` for the whole process and wake a thread that can take it.
 pub fn send_process<K: Kernel>(p: &Arc<Process<K>>, info: SigInfo) {
+    let _ = queue_process(p, info);
+}
+
+/// [`send_process`], saying `EAGAIN` when a real-time signal finds the queue full.
+pub fn queue_process<K: Kernel>(p: &Arc<Process<K>>, info: SigInfo) -> Result<()> {
     if !prepare(p, info.signo) {
-        return;
+        return Ok(());
     }
-    p.shared_pending.lock().add(info);
+    if !p.shared_pending.lock().add(info) {
+        return Err(Errno::EAGAIN);
+    }
     let threads = p.threads.lock().clone();
     let b = bit(info.signo);
     // Prefer a thread that does not block it; a blocked signal stays pending for later.
@@ -259,15 +301,24 @@ pub fn send_process<K: Kernel>(p: &Arc<Process<K>>, info: SigInfo) {
     {
         kick(t);
     }
+    Ok(())
 }
 
 /// Queue `info` for one thread.
 pub fn send_thread<K: Kernel>(t: &Arc<Task<K>>, info: SigInfo) {
+    let _ = queue_thread(t, info);
+}
+
+/// [`send_thread`], saying `EAGAIN` when a real-time signal finds the queue full.
+pub fn queue_thread<K: Kernel>(t: &Arc<Task<K>>, info: SigInfo) -> Result<()> {
     if !prepare(&t.process, info.signo) {
-        return;
+        return Ok(());
     }
-    t.pending.lock().add(info);
+    if !t.pending.lock().add(info) {
+        return Err(Errno::EAGAIN);
+    }
     kick(t);
+    Ok(())
 }
 
 /// What sending does before queueing (Linux's `prepare_signal`): SIGKILL ends the process at
@@ -345,9 +396,8 @@ pub fn notify_parent<K: Kernel>(p: &Process<K>, code: i32, status: i32) {
             signo: SIGCHLD,
             code,
             pid: p.pid,
-            uid: 0,
-            addr: 0,
             status,
+            ..SigInfo::default()
         };
         send_process(&parent, info);
     }
@@ -373,6 +423,10 @@ pub fn deliver<K: Kernel>(
     loop {
         if let Some(status) = *p.group_exit.lock() {
             return Some(status);
+        }
+        if task.zapped.load(Ordering::Acquire) {
+            // A sibling's execve: this thread goes quietly (the process lives on).
+            return Some(0);
         }
         if p.stopped.load(Ordering::Acquire) {
             p.stop_wait.wait_until(K::sched(), None, || {
@@ -473,7 +527,7 @@ pub fn force_fault<K: Kernel>(task: &Arc<Task<K>>, info: SigInfo) {
         p.actions.lock()[info.signo as usize - 1] = crate::process::SigAction::default();
         task.sigmask.fetch_and(!b, Ordering::Relaxed);
     }
-    task.pending.lock().add(info);
+    let _ = task.pending.lock().add(info);
 }
 
 /// Every process, found from PID 1 down (`p` alone if it has no link to PID 1).
@@ -505,12 +559,16 @@ pub fn return_reg<K: Kernel>() -> usize {
 
 /// Syscalls Linux restarts after a signal when they were interrupted (ERESTARTSYS): always
 /// when no handler ran, with a handler only under SA_RESTART. Others (pause, sigsuspend,
-/// nanosleep, futex, poll) report EINTR.
-pub fn restartable<K: Kernel>(nr: usize) -> bool {
+/// nanosleep, futex, poll) report EINTR, and so do KVM's ioctls (`KVM_RUN` returns a plain
+/// EINTR on Linux); `arg1` is the ioctl command.
+pub fn restartable<K: Kernel>(nr: usize, arg1: usize) -> bool {
     let s = match K::MACHINE {
         Machine::X86_64 => syscall::x86_64::sysno(nr),
         Machine::Aarch64 => syscall::aarch64::sysno(nr),
     };
+    if s == Some(Sysno::ioctl) && hv::abi::ioctl::ty(arg1 as u32) == hv::abi::KVMIO {
+        return false;
+    }
     use Sysno::*;
     matches!(
         s,
@@ -546,28 +604,21 @@ pub fn raise_sigpipe<K: Kernel>(task: &Arc<Task<K>>, nr: usize) {
 }
 
 /// Block the calling thread until `cond` holds, `task` is [`interrupted`] (`Err(EINTR)`), or
-/// tick `deadline` passes (`Ok(None)`). The check and the block happen with interrupts masked,
-/// so a wake-up between them is not lost on one CPU.
+/// tick `deadline` passes (`Ok(None)`). `cond` runs with interrupts enabled; a wake-up between
+/// it and the block is not lost (see [`sched::Scheduler::prepare_wait`]).
 pub fn wait_interruptible<K: Kernel, R>(
     task: &Task<K>,
     deadline: Option<u64>,
     mut cond: impl FnMut() -> Option<R>,
 ) -> Result<Option<R>> {
     loop {
-        let was = K::Arch::irq_save_disable();
-        let r = cond();
-        let out = match r {
-            Some(r) => Some(Ok(Some(r))),
-            None if interrupted(task) => Some(Err(Errno::EINTR)),
-            None if deadline.is_some_and(|d| K::sched().ticks() >= d) => Some(Ok(None)),
-            None => None,
-        };
-        if out.is_none() {
-            K::sched().block_current(deadline);
-        }
-        K::Arch::irq_restore(was);
-        if let Some(out) = out {
-            return out;
+        // Before the checks: a wake-up (or a signal's kick) after them ends the block at once.
+        K::sched().prepare_wait();
+        match cond() {
+            Some(r) => return Ok(Some(r)),
+            None if interrupted(task) => return Err(Errno::EINTR),
+            None if deadline.is_some_and(|d| K::sched().ticks() >= d) => return Ok(None),
+            None => K::sched().block_current(deadline),
         }
     }
 }
@@ -642,7 +693,7 @@ pub fn signal_group<K: Kernel>(pgid: u32, sig: u32) {
     }
 }
 
-fn send_group_now<K: Kernel>(pgid: u32, sig: u32) {
+pub(crate) fn send_group_now<K: Kernel>(pgid: u32, sig: u32) {
     let Some(init) = init::<K>() else { return };
     for p in all_processes(&init) {
         if p.pgid.load(Ordering::Relaxed) == pgid && p.exit_status.lock().is_none() {
@@ -685,6 +736,34 @@ mod tests {
         let second = p.take(0).unwrap();
         assert_eq!((second.signo, second.pid), (10, 5));
         assert!(p.take(0).is_none());
+    }
+
+    /// `si_code` of `sigqueue`.
+    const SI_QUEUE: i32 = -1;
+
+    #[test]
+    fn realtime_signals_queue_in_order() {
+        let mut p = Pending::default();
+        for value in 1..=3 {
+            assert!(p.add(SigInfo {
+                value,
+                ..SigInfo::user(40, SI_QUEUE, 5)
+            }));
+        }
+        assert!(p.add(SigInfo::user(33, SI_QUEUE, 5)));
+        // The lowest signal first, then each instance of 40 in the order sent.
+        assert_eq!(p.take(0).map(|i| i.signo), Some(33));
+        for value in 1..=3 {
+            assert_eq!(p.take(0).map(|i| (i.signo, i.value)), Some((40, value)));
+        }
+        assert!(p.take(0).is_none());
+        assert_eq!(p.set, 0);
+        for _ in 0..MAX_QUEUED {
+            assert!(p.add(SigInfo::user(50, SI_QUEUE, 5)));
+        }
+        assert!(!p.add(SigInfo::user(50, SI_QUEUE, 5)));
+        p.remove_mask(bit(50));
+        assert_eq!((p.set, p.queued.len()), (0, 0));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use crate::process::{Regs, Task, new_vm, read_file};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use arch_api::UserContext;
+use core::sync::atomic::Ordering;
 use syscall::{Errno, Result};
 use vfs::{EmptyPath, FileType, Path};
 
@@ -26,6 +27,32 @@ pub fn execve<K: Kernel>(
     let argv = u.read_cstr_array(argv)?;
     let envp = u.read_cstr_array(envp)?;
     exec(t, regs, path, argv, envp, 0)
+}
+
+/// Linux's `de_thread`: the new program starts with one thread, so every other thread of the
+/// process ends (at its next return to user mode; a blocked one is kicked out of its wait)
+/// before the old address space goes. `EINTR` if the process is being killed meanwhile.
+fn end_other_threads<K: Kernel>(t: &Arc<Task<K>>) -> Result<()> {
+    let p = &t.process;
+    let others: Vec<Arc<Task<K>>> = p
+        .threads
+        .lock()
+        .iter()
+        .filter(|o| !Arc::ptr_eq(o, t))
+        .cloned()
+        .collect();
+    for o in &others {
+        o.zapped.store(true, Ordering::Release);
+        crate::signal::kick(o);
+    }
+    while p.threads.lock().len() > 1 {
+        if p.group_exit.lock().is_some() {
+            return Err(Errno::EINTR);
+        }
+        K::sched().sleep_ticks(1);
+    }
+    t.become_leader();
+    Ok(())
 }
 
 /// Split a `#!` line into the interpreter and its optional single argument.
@@ -88,6 +115,7 @@ pub(crate) fn exec<K: Kernel>(
     let mut vm = new_vm::<K>()?;
     let entry = load::load::<K>(&mut vm, &image, &argv_refs, &envp_refs, &path)?;
     drop(image);
+    end_other_threads(t)?;
     // Point of no return: switch to the new address space before the old one goes.
     let old = core::mem::replace(&mut *p.vm.lock(), vm);
     super::activate_root::<K>(p.vm.lock().root());

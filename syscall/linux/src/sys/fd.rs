@@ -93,3 +93,19 @@ pub fn pipe2<K: Kernel>(p: &Process<K>, fds: u64, flags: u32) -> Result<usize> {
     }
     Ok(0)
 }
+
+/// flock: an advisory lock of the open file description; blocks (interruptibly) unless
+/// `LOCK_NB`, then `EWOULDBLOCK`.
+pub fn flock<K: Kernel>(p: &Process<K>, fd: usize, operation: u32) -> Result<usize> {
+    let file = p.file(fd)?;
+    let (op, nonblock) = vfs::flock::FlockOp::parse(operation)?;
+    match file.flock(op) {
+        Err(Errno::EAGAIN) if !nonblock => {
+            super::poll::wait_until::<K>(vfs::flock::Flocks::get().released(), || {
+                file.flock(op).is_ok()
+            })?;
+            Ok(0)
+        }
+        r => r.map(|()| 0),
+    }
+}

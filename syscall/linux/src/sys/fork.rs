@@ -68,6 +68,7 @@ pub fn clone<K: Kernel>(
     ));
     drop(fs);
     *child.cmdline.lock() = parent.cmdline.lock().clone();
+    child.traits.inherit(&parent.traits);
     let task = new_task(t, pid, child.clone(), flags, ctid);
     *task.altstack.lock() = *t.altstack.lock();
     child.threads.lock().push(task.clone());

@@ -88,6 +88,9 @@ pub fn futex<K: Kernel>(t: &Arc<Task<K>>, a: [usize; 6]) -> Result<usize> {
             if (nr_requeue as isize) < 0 || (val as i32) < 0 || !uaddr2.is_multiple_of(4) {
                 return Err(Errno::EINVAL);
             }
+            // Fault the word in first, so that the masked read below does not normally need
+            // the address-space lock, which a preempted thread may hold.
+            read_u32(p, uaddr)?;
             let was = K::Arch::irq_save_disable();
             let r = (|| {
                 if cmd == FUTEX_CMP_REQUEUE && read_u32(p, uaddr)? != a[5] as u32 {
@@ -130,26 +133,32 @@ fn wait<K: Kernel>(
     let p = &t.process;
     let thread = K::sched().current().ok_or(Errno::EAGAIN)?;
     let woken = Arc::new(AtomicBool::new(false));
-    // Fault the word in first (EFAULT here), so that the masked read below does not normally
-    // need the address-space lock, which a preempted thread may hold.
-    read_u32(p, uaddr)?;
-    // Compare and enqueue with interrupts masked: a waker (another thread on this CPU) cannot
-    // run in between, so the value check and the sleep are atomic as FUTEX_WAIT requires.
-    let was = K::Arch::irq_save_disable();
-    let r = read_u32(p, uaddr).and_then(|cur| {
-        if cur != val {
-            return Err(Errno::EAGAIN);
-        }
-        p.futexes.lock().push(FutexWaiter {
-            addr: uaddr,
-            bitset,
-            thread,
-            woken: woken.clone(),
-        });
-        Ok(())
+    // Enqueue, then compare: a FUTEX_WAKE after the enqueue finds this waiter, and one before
+    // it changed the word first, so the compare sees that. The compare runs with interrupts
+    // enabled: reading user memory may fault and take the address-space lock, which another
+    // thread, preempted, may hold.
+    K::sched().prepare_wait();
+    p.futexes.lock().push(FutexWaiter {
+        addr: uaddr,
+        bitset,
+        thread,
+        woken: woken.clone(),
     });
-    K::Arch::irq_restore(was);
-    r?;
+    if let Err(e) = read_u32(p, uaddr).and_then(|cur| {
+        if cur != val {
+            Err(Errno::EAGAIN)
+        } else {
+            Ok(())
+        }
+    }) {
+        p.futexes.lock().retain(|w| !Arc::ptr_eq(&w.woken, &woken));
+        // A wake that already picked this waiter must not be lost: report it as taken.
+        return if woken.load(Ordering::Acquire) {
+            Ok(0)
+        } else {
+            Err(e)
+        };
+    }
     let r = signal::wait_interruptible(t, deadline, || woken.load(Ordering::Acquire).then_some(()));
     // Still queued unless woken: leave the queue.
     p.futexes.lock().retain(|w| !Arc::ptr_eq(&w.woken, &woken));

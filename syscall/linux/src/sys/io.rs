@@ -2,7 +2,7 @@
 
 use super::poll::blocking;
 use crate::kernel::Kernel;
-use crate::process::Process;
+use crate::process::{Process, Task};
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -124,7 +124,8 @@ pub fn lseek<K: Kernel>(p: &Process<K>, fd: usize, off: i64, whence: u32) -> Res
     Ok(p.file(fd)?.lseek(off, whence)? as usize)
 }
 
-pub fn ioctl<K: Kernel>(p: &Process<K>, fd: usize, cmd: u32, arg: usize) -> Result<usize> {
+pub fn ioctl<K: Kernel>(t: &Arc<Task<K>>, fd: usize, cmd: u32, arg: usize) -> Result<usize> {
+    let p = &t.process;
     let file = p.file(fd)?;
     match cmd {
         // FIOCLEX / FIONCLEX act on the descriptor, not the file.
@@ -143,7 +144,10 @@ pub fn ioctl<K: Kernel>(p: &Process<K>, fd: usize, cmd: u32, arg: usize) -> Resu
             });
             Ok(0)
         }
-        _ => file.ioctl(cmd, arg, &p.user()),
+        _ => match crate::kvm::of(&file) {
+            Some(kvm) => crate::kvm::ioctl(t, kvm, cmd, arg as u64),
+            None => file.ioctl(cmd, arg, &p.user()),
+        },
     }
 }
 

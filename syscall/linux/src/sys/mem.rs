@@ -52,8 +52,12 @@ pub fn mmap<K: Kernel>(
             return Err(Errno::EACCES);
         }
         let may_write = f.flags().writable();
+        let source = match crate::kvm::map_source(&f) {
+            Some(kvm) => kvm?,
+            None => Arc::new(FileSource(f)),
+        };
         Some(MapFile {
-            source: Arc::new(FileSource(f)),
+            source,
             offset: off,
             may_write,
         })

@@ -6,8 +6,10 @@ mod fork;
 mod fs;
 mod futex;
 mod io;
+mod jobctl;
 mod mem;
 mod poll;
+mod prio;
 mod proc;
 mod signal;
 mod stat;
@@ -113,16 +115,32 @@ fn call<K: Kernel>(t: &Arc<Task<K>>, regs: &mut Regs<K>, s: Sysno, a: [usize; 6]
     use Sysno::*;
     let p = &t.process;
     match s {
-        read => io::read(p, a[0], a[1] as u64, a[2]),
-        write => io::write(p, a[0], a[1] as u64, a[2]),
-        readv => io::readv(p, a[0], a[1] as u64, a[2]),
-        writev => io::writev(p, a[0], a[1] as u64, a[2]),
+        read => {
+            jobctl::check_fd(t, a[0], jobctl::Access::Read)?;
+            io::read(p, a[0], a[1] as u64, a[2])
+        }
+        write => {
+            jobctl::check_fd(t, a[0], jobctl::Access::Write)?;
+            io::write(p, a[0], a[1] as u64, a[2])
+        }
+        readv => {
+            jobctl::check_fd(t, a[0], jobctl::Access::Read)?;
+            io::readv(p, a[0], a[1] as u64, a[2])
+        }
+        writev => {
+            jobctl::check_fd(t, a[0], jobctl::Access::Write)?;
+            io::writev(p, a[0], a[1] as u64, a[2])
+        }
         pread64 => io::pread(p, a[0], a[1] as u64, a[2], a[3] as i64),
         pwrite64 => io::pwrite(p, a[0], a[1] as u64, a[2], a[3] as i64),
         lseek => io::lseek(p, a[0], a[1] as i64, a[2] as u32),
-        ioctl => io::ioctl(p, a[0], a[1] as u32, a[2]),
+        ioctl => io::ioctl(t, a[0], a[1] as u32, a[2]),
         getdents64 => io::getdents64(p, a[0], a[1] as u64, a[2]),
-        sendfile => io::sendfile(p, a[0], a[1], a[2] as u64, a[3]),
+        sendfile => {
+            jobctl::check_fd(t, a[1], jobctl::Access::Read)?;
+            jobctl::check_fd(t, a[0], jobctl::Access::Write)?;
+            io::sendfile(p, a[0], a[1], a[2] as u64, a[3])
+        }
 
         openat => fs::openat(p, a[0] as i32, a[1] as u64, a[2] as u32, a[3] as u32),
         open => fs::openat(p, fs::AT_FDCWD, a[0] as u64, a[1] as u32, a[2] as u32),
@@ -236,7 +254,7 @@ fn call<K: Kernel>(t: &Arc<Task<K>>, regs: &mut Regs<K>, s: Sysno, a: [usize; 6]
         madvise => mem::madvise(a[0] as u64, a[1] as u64, a[2] as u32),
 
         getpid => Ok(p.pid as usize),
-        gettid => Ok(t.tid as usize),
+        gettid => Ok(t.tid() as usize),
         getppid => self::wait::getppid(p),
         clone => match K::MACHINE {
             Machine::X86_64 => self::fork::clone(
@@ -279,6 +297,10 @@ fn call<K: Kernel>(t: &Arc<Task<K>>, regs: &mut Regs<K>, s: Sysno, a: [usize; 6]
         kill => self::wait::kill(t, a[0] as i32, a[1] as u32),
         tkill => self::wait::tgkill(t, None, a[0] as i32, a[1] as u32),
         tgkill => self::wait::tgkill(t, Some(a[0] as i32), a[1] as i32, a[2] as u32),
+        rt_sigqueueinfo => self::wait::rt_sigqueueinfo(t, a[0] as i32, a[1] as u32, a[2] as u64),
+        rt_tgsigqueueinfo => {
+            self::wait::rt_tgsigqueueinfo(t, a[0] as i32, a[1] as i32, a[2] as u32, a[3] as u64)
+        }
         futex => self::futex::futex(t, a),
         getuid | geteuid | getgid | getegid => Ok(0),
         set_tid_address => proc::set_tid_address(t, a[0] as u64),
@@ -295,6 +317,16 @@ fn call<K: Kernel>(t: &Arc<Task<K>>, regs: &mut Regs<K>, s: Sysno, a: [usize; 6]
         reboot => proc::reboot::<K>(a[0] as u32, a[1] as u32, a[2] as u32),
         getgroups => proc::getgroups(p, a[0], a[1] as u64),
         sched_getaffinity => proc::sched_getaffinity(t, a[0] as u32, a[1], a[2] as u64),
+        getpriority => prio::getpriority(t, a[0] as u32, a[1] as u32),
+        setpriority => prio::setpriority(t, a[0] as u32, a[1] as u32, a[2] as i32),
+        sched_getscheduler => prio::sched_getscheduler(t, a[0] as i32),
+        sched_getparam => prio::sched_getparam(t, a[0] as i32, a[1] as u64),
+        sched_get_priority_max => prio::sched_priority_range(a[0] as u32, true),
+        sched_get_priority_min => prio::sched_priority_range(a[0] as u32, false),
+        ioprio_get => prio::ioprio_get(t, a[0] as u32, a[1] as u32),
+        ioprio_set => prio::ioprio_set(t, a[0] as u32, a[1] as u32, a[2] as u32),
+        personality => prio::personality(p, a[0] as u32),
+        flock => fd::flock(p, a[0], a[1] as u32),
         sched_setaffinity => proc::sched_setaffinity(t, a[0] as u32, a[1], a[2] as u64),
         sysinfo => {
             let procs = self::wait::all_processes(t).len().min(u16::MAX as usize) as u16;
@@ -313,13 +345,28 @@ fn call<K: Kernel>(t: &Arc<Task<K>>, regs: &mut Regs<K>, s: Sysno, a: [usize; 6]
         clock_gettime => self::time::clock_gettime::<K>(p, a[0] as u32, a[1] as u64),
         clock_getres => self::time::clock_getres::<K>(p, a[0] as u32, a[1] as u64),
         gettimeofday => self::time::gettimeofday::<K>(p, a[0] as u64),
+        settimeofday => self::time::settimeofday::<K>(p, a[0] as u64),
+        clock_settime => self::time::clock_settime::<K>(p, a[0] as u32, a[1] as u64),
         nanosleep => self::time::nanosleep::<K>(p, a[0] as u64, a[1] as u64),
         clock_nanosleep => {
             self::time::clock_nanosleep::<K>(p, a[0] as u32, a[1] as u32, a[2] as u64, a[3] as u64)
         }
 
         poll => self::poll::poll::<K>(p, a[0] as u64, a[1], a[2] as i32 as i64),
-        ppoll => self::poll::ppoll::<K>(p, a[0] as u64, a[1], a[2] as u64),
+        ppoll => self::poll::ppoll(t, a[0] as u64, a[1], a[2] as u64, a[3] as u64, a[4]),
+        select => self::poll::select(
+            p,
+            a[0],
+            [a[1] as u64, a[2] as u64, a[3] as u64],
+            a[4] as u64,
+        ),
+        pselect6 => self::poll::pselect6(
+            t,
+            a[0],
+            [a[1] as u64, a[2] as u64, a[3] as u64],
+            a[4] as u64,
+            a[5] as u64,
+        ),
         _ => Err(Errno::ENOSYS),
     }
 }

@@ -1,11 +1,11 @@
-//! poll, ppoll, and blocking on a file until it is ready.
+//! poll, ppoll, select, pselect6, and blocking on a file until it is ready.
 
 use super::time::read_timespec;
 use crate::kernel::Kernel;
-use crate::process::Process;
+use crate::process::{Process, Task};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use arch_api::Arch;
+use core::sync::atomic::Ordering;
 use sched::Thread;
 use syscall::{Errno, Result};
 use vfs::{Events, OpenFile, OpenFlags, Waiter};
@@ -35,14 +35,13 @@ fn wait_any<K: Kernel>(files: &[(Arc<OpenFile>, Events)], deadline: Option<u64>)
             .iter()
             .any(|(f, ev)| f.poll().intersects(*ev | Events::ERR | Events::HUP))
     };
-    // Check and block with interrupts masked, so no wake-up falls between them.
-    let was = K::Arch::irq_save_disable();
+    // Registered before the check: a notification after it makes the block return at once.
+    K::sched().prepare_wait();
     let mut is_ready = ready();
     if !is_ready && deadline.is_none_or(|d| K::sched().ticks() < d) {
         K::sched().block_current(deadline);
         is_ready = ready();
     }
-    K::Arch::irq_restore(was);
     for (p, key) in keys {
         p.unregister(key);
     }
@@ -61,16 +60,12 @@ pub fn wait_until<K: Kernel>(pollee: &vfs::Pollee, done: impl Fn() -> bool) -> R
         if crate::signal::kicked::<K>() {
             break Err(Errno::EINTR);
         }
-        // Check and block with interrupts masked, so no wake-up falls between them.
-        let was = K::Arch::irq_save_disable();
-        let ok = done();
-        if !ok {
-            K::sched().block_current(None);
-        }
-        K::Arch::irq_restore(was);
-        if ok {
+        // Registered before the check: a notification after it makes the block return at once.
+        K::sched().prepare_wait();
+        if done() {
             break Ok(());
         }
+        K::sched().block_current(None);
     };
     pollee.unregister(key);
     result
@@ -100,6 +95,57 @@ pub fn blocking<K: Kernel, T>(
     }
 }
 
+/// A deadline in ticks `timeout_ns` from now (`None`: none).
+fn deadline_after<K: Kernel>(timeout_ns: Option<u64>) -> Option<u64> {
+    timeout_ns.map(|ns| {
+        let ticks = (ns as u128 * K::tick_hz() as u128).div_ceil(1_000_000_000) as u64;
+        K::sched().ticks() + ticks
+    })
+}
+
+/// The core of poll and select: wait until `ready` finds something in the (fd, wanted
+/// events) `entries`, `timeout_ns` passes (`Some(0)`: look once), or a signal comes (EINTR).
+/// `ready` gets each entry's current events (`None` for a closed fd) and returns how many
+/// entries count as ready; it may fail (select's EBADF).
+fn poll_loop<K: Kernel>(
+    p: &Process<K>,
+    entries: &[(i32, Events)],
+    timeout_ns: Option<u64>,
+    mut ready: impl FnMut(&[Option<Events>]) -> Result<usize>,
+) -> Result<usize> {
+    let deadline = deadline_after::<K>(timeout_ns);
+    loop {
+        let mut files = Vec::new();
+        let mut now = Vec::with_capacity(entries.len());
+        for (fd, want) in entries {
+            now.push(if *fd < 0 {
+                Some(Events::EMPTY)
+            } else {
+                match p.file(*fd as usize) {
+                    Ok(f) => {
+                        let r = Events(f.poll().0 & (want.0 | Events::ERR.0 | Events::HUP.0));
+                        files.push((f, *want));
+                        Some(r)
+                    }
+                    Err(_) => None,
+                }
+            });
+        }
+        let count = ready(&now)?;
+        let expired = deadline.is_some_and(|d| K::sched().ticks() >= d);
+        if count > 0 || timeout_ns == Some(0) || expired {
+            return Ok(count);
+        }
+        if crate::signal::kicked::<K>() {
+            return Err(Errno::EINTR);
+        }
+        wait_any::<K>(&files, deadline);
+        if crate::signal::kicked::<K>() {
+            return Err(Errno::EINTR);
+        }
+    }
+}
+
 /// Poll `nfds` pollfds at `fds` until one is ready or `timeout_ns` passes (None: forever).
 fn do_poll<K: Kernel>(
     p: &Process<K>,
@@ -119,44 +165,165 @@ fn do_poll<K: Kernel>(
             (fd, Events(u32::from(ev)))
         })
         .collect();
-    let deadline = timeout_ns.map(|ns| {
-        let ticks = (ns as u128 * K::tick_hz() as u128).div_ceil(1_000_000_000) as u64;
-        K::sched().ticks() + ticks
-    });
-    loop {
-        let mut files = Vec::new();
+    let count = poll_loop(p, &entries, timeout_ns, |now| {
         let mut count = 0;
-        for (i, (fd, want)) in entries.iter().enumerate() {
-            let revents = if *fd < 0 {
-                Events::EMPTY
-            } else {
-                match p.file(*fd as usize) {
-                    Ok(f) => {
-                        let r = Events(f.poll().0 & (want.0 | Events::ERR.0 | Events::HUP.0));
-                        files.push((f, *want));
-                        r
-                    }
-                    Err(_) => Events::NVAL,
-                }
-            };
+        for (i, ev) in now.iter().enumerate() {
+            let revents = ev.unwrap_or(Events::NVAL);
             raw[8 * i + 6..8 * i + 8].copy_from_slice(&(revents.0 as u16).to_le_bytes());
-            if revents.0 != 0 {
-                count += 1;
-            }
+            count += usize::from(revents.0 != 0);
         }
-        let expired = deadline.is_some_and(|d| K::sched().ticks() >= d);
-        if count > 0 || timeout_ns == Some(0) || expired {
-            p.user().write(fds, &raw)?;
-            return Ok(count);
-        }
-        if crate::signal::kicked::<K>() {
-            return Err(Errno::EINTR);
-        }
-        wait_any::<K>(&files, deadline);
-        if crate::signal::kicked::<K>() {
-            return Err(Errno::EINTR);
+        Ok(count)
+    })?;
+    p.user().write(fds, &raw)?;
+    Ok(count)
+}
+
+/// Readiness select reports per set: readable, writable, exceptional.
+const SELECT_IN: Events = Events(Events::IN.0 | Events::RDNORM.0 | Events::HUP.0 | Events::ERR.0);
+const SELECT_OUT: Events = Events(Events::OUT.0 | Events::WRNORM.0 | Events::ERR.0);
+const SELECT_EX: Events = Events::PRI;
+
+/// select/pselect6 over the three `fd_set`s (NULL: empty) of `nfds` bits; the sets are
+/// rewritten to the ready fds. EBADF for a set bit naming a closed fd.
+fn do_select<K: Kernel>(
+    p: &Process<K>,
+    nfds: usize,
+    sets: [u64; 3],
+    timeout_ns: Option<u64>,
+) -> Result<usize> {
+    if nfds > p.files.lock().limit() || (nfds as isize) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let bytes = nfds.div_ceil(64) * 8;
+    let mut raw = [Vec::new(), Vec::new(), Vec::new()];
+    for (set, addr) in raw.iter_mut().zip(sets) {
+        *set = if addr == 0 {
+            alloc::vec![0u8; bytes]
+        } else {
+            p.user().read_vec(addr, bytes)?
+        };
+    }
+    let bit = |set: &[u8], fd: usize| set[fd / 8] & (1 << (fd % 8)) != 0;
+    let masks = [SELECT_IN, SELECT_OUT, SELECT_EX];
+    let mut entries = Vec::new();
+    for fd in 0..nfds {
+        let want = (0..3)
+            .filter(|&i| bit(&raw[i], fd))
+            .fold(0, |acc, i| acc | masks[i].0);
+        if want != 0 {
+            entries.push((fd as i32, Events(want)));
         }
     }
+    let mut out = [
+        alloc::vec![0u8; bytes],
+        alloc::vec![0u8; bytes],
+        alloc::vec![0u8; bytes],
+    ];
+    let count = poll_loop(p, &entries, timeout_ns, |now| {
+        out.iter_mut().for_each(|o| o.fill(0));
+        let mut count = 0;
+        for ((fd, _), ev) in entries.iter().zip(now) {
+            let ev = ev.ok_or(Errno::EBADF)?;
+            let fd = *fd as usize;
+            for i in 0..3 {
+                if bit(&raw[i], fd) && ev.intersects(masks[i]) {
+                    out[i][fd / 8] |= 1 << (fd % 8);
+                    count += 1;
+                }
+            }
+        }
+        Ok(count)
+    })?;
+    for (set, addr) in out.iter().zip(sets) {
+        if addr != 0 {
+            p.user().write(addr, set)?;
+        }
+    }
+    Ok(count)
+}
+
+/// Use `sigmask` (a user `sigset_t` of `size` bytes, 0: none) as the signal mask for the
+/// duration of `wait`, as ppoll and pselect6 do. After a signal (EINTR) the old mask stays in
+/// `saved_mask` for signal delivery to put back once the handler's frame is built, so the
+/// handler runs with the temporary mask lifted as Linux does; otherwise it is restored here.
+fn with_sigmask<K: Kernel>(
+    t: &Arc<Task<K>>,
+    sigmask: u64,
+    size: usize,
+    wait: impl FnOnce() -> Result<usize>,
+) -> Result<usize> {
+    if sigmask == 0 {
+        return wait();
+    }
+    if size != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let mask = t.process.user().read_u64(sigmask)?;
+    let old = t
+        .sigmask
+        .swap(mask & !crate::signal::UNBLOCKABLE, Ordering::Relaxed);
+    *t.saved_mask.lock() = Some(old);
+    // A signal the new mask lets in may be pending already: no kick will come for it.
+    let r = if crate::signal::interrupted(t) {
+        Err(Errno::EINTR)
+    } else {
+        wait()
+    };
+    if r != Err(Errno::EINTR) {
+        *t.saved_mask.lock() = None;
+        t.sigmask.store(old, Ordering::Relaxed);
+    }
+    r
+}
+
+/// A user `struct timeval` as nanoseconds; EINVAL if malformed.
+fn read_timeval<K: Kernel>(p: &Process<K>, addr: u64) -> Result<u64> {
+    let b = p.user().read_vec(addr, 16)?;
+    let sec = i64::from_le_bytes(b[..8].try_into().map_err(|_| Errno::EFAULT)?);
+    let usec = i64::from_le_bytes(b[8..].try_into().map_err(|_| Errno::EFAULT)?);
+    if sec < 0 || !(0..1_000_000).contains(&usec) {
+        return Err(Errno::EINVAL);
+    }
+    Ok((sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(usec as u64 * 1000))
+}
+
+/// select (x86_64 only): the timeout is a `timeval`.
+pub fn select<K: Kernel>(p: &Process<K>, nfds: usize, sets: [u64; 3], tv: u64) -> Result<usize> {
+    let timeout = if tv == 0 {
+        None
+    } else {
+        Some(read_timeval(p, tv)?)
+    };
+    do_select(p, nfds, sets, timeout)
+}
+
+/// pselect6: a `timespec` timeout, and as sixth argument a pointer to `{ sigset_t *ss;
+/// size_t ss_len; }`.
+pub fn pselect6<K: Kernel>(
+    t: &Arc<Task<K>>,
+    nfds: usize,
+    sets: [u64; 3],
+    ts: u64,
+    sig: u64,
+) -> Result<usize> {
+    let p = &t.process;
+    let timeout = if ts == 0 {
+        None
+    } else {
+        Some(read_timespec(p, ts)?)
+    };
+    let (mask, size) = if sig == 0 {
+        (0, 0)
+    } else {
+        let b = p.user().read_vec(sig, 16)?;
+        (
+            u64::from_le_bytes(b[..8].try_into().map_err(|_| Errno::EFAULT)?),
+            u64::from_le_bytes(b[8..].try_into().map_err(|_| Errno::EFAULT)?) as usize,
+        )
+    };
+    with_sigmask(t, mask, size, || do_select(p, nfds, sets, timeout))
 }
 
 pub fn poll<K: Kernel>(p: &Process<K>, fds: u64, nfds: usize, timeout_ms: i64) -> Result<usize> {
@@ -164,11 +331,20 @@ pub fn poll<K: Kernel>(p: &Process<K>, fds: u64, nfds: usize, timeout_ms: i64) -
     do_poll(p, fds, nfds, timeout)
 }
 
-pub fn ppoll<K: Kernel>(p: &Process<K>, fds: u64, nfds: usize, tmo: u64) -> Result<usize> {
+/// ppoll: poll with a `timespec` timeout and, optionally, a signal mask for the wait.
+pub fn ppoll<K: Kernel>(
+    t: &Arc<Task<K>>,
+    fds: u64,
+    nfds: usize,
+    tmo: u64,
+    sigmask: u64,
+    size: usize,
+) -> Result<usize> {
+    let p = &t.process;
     let timeout = if tmo == 0 {
         None
     } else {
         Some(read_timespec(p, tmo)?)
     };
-    do_poll(p, fds, nfds, timeout)
+    with_sigmask(t, sigmask, size, || do_poll(p, fds, nfds, timeout))
 }

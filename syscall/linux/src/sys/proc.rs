@@ -1,5 +1,6 @@
 //! set_tid_address, set_robust_list, uname, arch_prctl, prlimit64, getrandom.
 
+use crate::exec::elf::Machine;
 use crate::kernel::Kernel;
 use crate::process::{Process, Regs, Task};
 use alloc::sync::Arc;
@@ -10,7 +11,7 @@ use syscall::{Errno, Result};
 
 pub fn set_tid_address<K: Kernel>(t: &Arc<Task<K>>, addr: u64) -> Result<usize> {
     t.clear_child_tid.store(addr, Ordering::Relaxed);
-    Ok(t.tid as usize)
+    Ok(t.tid() as usize)
 }
 
 /// The robust futex list is only walked at thread exit, which does not need it yet; the size
@@ -28,7 +29,12 @@ pub fn uname<K: Kernel>(p: &Process<K>, buf: u64) -> Result<usize> {
         b"levitate",
         b"6.1.0-levitate",
         concat!("#1 SMP PREEMPT Levitate ", env!("CARGO_PKG_VERSION")).as_bytes(),
-        K::PLATFORM.as_bytes(),
+        // Linux's UTS_MACHINE32 under `linux32`.
+        match (K::MACHINE, super::prio::linux32(p)) {
+            (Machine::X86_64, true) => b"i686",
+            (Machine::Aarch64, true) => b"armv8l",
+            _ => K::PLATFORM.as_bytes(),
+        },
         b"(none)",
     ];
     let mut out = vec![0u8; 65 * 6];

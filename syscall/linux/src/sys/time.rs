@@ -1,4 +1,5 @@
-//! clock_gettime, clock_getres, gettimeofday, nanosleep, clock_nanosleep.
+//! clock_gettime, clock_settime, clock_getres, gettimeofday, settimeofday, nanosleep,
+//! clock_nanosleep.
 
 use crate::kernel::Kernel;
 use crate::process::Process;
@@ -64,6 +65,34 @@ pub fn gettimeofday<K: Kernel>(p: &Process<K>, tv: u64) -> Result<usize> {
     Ok(0)
 }
 
+/// clock_settime: only `CLOCK_REALTIME` can be set (EINVAL for the others, as on Linux);
+/// every process is root here, so no EPERM.
+pub fn clock_settime<K: Kernel>(p: &Process<K>, clock: u32, tp: u64) -> Result<usize> {
+    let ns = read_timespec(p, tp)?;
+    match clock {
+        CLOCK_REALTIME => {
+            K::set_realtime_ns(ns);
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// settimeofday: `tv` may be NULL (only the obsolete timezone is given, and ignored).
+pub fn settimeofday<K: Kernel>(p: &Process<K>, tv: u64) -> Result<usize> {
+    if tv == 0 {
+        return Ok(0);
+    }
+    let b = p.user().read_vec(tv, 16)?;
+    let sec = i64::from_le_bytes(b[..8].try_into().map_err(|_| Errno::EFAULT)?);
+    let usec = i64::from_le_bytes(b[8..].try_into().map_err(|_| Errno::EFAULT)?);
+    if sec < 0 || !(0..1_000_000).contains(&usec) {
+        return Err(Errno::EINVAL);
+    }
+    K::set_realtime_ns((sec as u64).saturating_mul(1_000_000_000) + usec as u64 * 1000);
+    Ok(0)
+}
+
 /// Sleep at least `ns` nanoseconds, or until a signal kicks the thread (EINTR). Ticks fall on
 /// their own boundaries, so a sleep of N ticks started mid-tick is shorter than N tick
 /// periods: sleep again until the monotonic deadline has passed.
@@ -74,6 +103,8 @@ fn sleep_ns<K: Kernel>(ns: u64) -> Result<()> {
     }
     let deadline = K::Arch::now_ns().saturating_add(ns);
     loop {
+        // Before the check: a signal's kick after it cuts the sleep short instead of being lost.
+        K::sched().prepare_wait();
         if crate::signal::kicked::<K>() {
             return Err(Errno::EINTR);
         }

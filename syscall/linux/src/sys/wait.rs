@@ -308,12 +308,81 @@ pub fn tgkill<K: Kernel>(t: &Arc<Task<K>>, tgid: Option<i32>, tid: i32, sig: u32
             p.threads
                 .lock()
                 .iter()
-                .find(|th| th.tid == tid as u32)
+                .find(|th| th.tid() == tid as u32)
                 .cloned()
         })
         .ok_or(Errno::ESRCH)?;
     if sig != 0 {
         signal::send_thread(&target, SigInfo::user(sig, signal::SI_TKILL, t.process.pid));
+    }
+    Ok(0)
+}
+
+/// The siginfo a `rt_sigqueueinfo`/`rt_tgsigqueueinfo` caller supplies, for signal `sig`.
+/// Like Linux, a process may not forge kernel-made or `tkill` codes when signalling anyone
+/// but itself (EPERM).
+fn user_siginfo<K: Kernel>(t: &Arc<Task<K>>, sig: u32, uinfo: u64, target: u32) -> Result<SigInfo> {
+    let b = t.process.user().read_vec(uinfo, 32)?;
+    let word = |at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+    let code = word(8) as i32;
+    if (code >= 0 || code == signal::SI_TKILL) && target != t.process.pid {
+        return Err(Errno::EPERM);
+    }
+    Ok(SigInfo {
+        signo: sig,
+        code,
+        pid: word(16),
+        uid: word(20),
+        value: u64::from(word(24)) | (u64::from(word(28)) << 32),
+        ..SigInfo::default()
+    })
+}
+
+/// rt_sigqueueinfo: queue `sig` with the caller's siginfo (its `si_value`) to process `pid`;
+/// EAGAIN when the target's real-time queue is full.
+pub fn rt_sigqueueinfo<K: Kernel>(
+    t: &Arc<Task<K>>,
+    pid: i32,
+    sig: u32,
+    uinfo: u64,
+) -> Result<usize> {
+    signal::check_sig(sig)?;
+    if pid <= 0 {
+        return Err(Errno::ESRCH);
+    }
+    let target = find(t, pid as u32)
+        .filter(|p| p.exit_status.lock().is_none())
+        .ok_or(Errno::ESRCH)?;
+    let info = user_siginfo(t, sig, uinfo, target.pid)?;
+    if sig != 0 {
+        signal::queue_process(&target, info)?;
+    }
+    Ok(0)
+}
+
+/// rt_tgsigqueueinfo: the same for thread `tid` of process `tgid`.
+pub fn rt_tgsigqueueinfo<K: Kernel>(
+    t: &Arc<Task<K>>,
+    tgid: i32,
+    tid: i32,
+    sig: u32,
+    uinfo: u64,
+) -> Result<usize> {
+    signal::check_sig(sig)?;
+    if tgid <= 0 || tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let p = find(t, tgid as u32).ok_or(Errno::ESRCH)?;
+    let thread = p
+        .threads
+        .lock()
+        .iter()
+        .find(|th| th.tid() == tid as u32)
+        .cloned()
+        .ok_or(Errno::ESRCH)?;
+    let info = user_siginfo(t, sig, uinfo, p.pid)?;
+    if sig != 0 {
+        signal::queue_thread(&thread, info)?;
     }
     Ok(0)
 }

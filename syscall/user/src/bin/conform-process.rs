@@ -8,11 +8,17 @@ mod util;
 use std::process::ExitCode;
 use util::{End, Report, c, eq, errno, expect_errno, in_child, name, scratch, wait_for};
 
-/// `conform-process --exit N` exits with N: the target of the exec checks.
+/// `conform-process --exit N` exits with N, and `conform-process --tid-is-pid` exits 0 iff
+/// its thread id is its process id: the targets of the exec checks.
 fn exec_target() -> Option<ExitCode> {
     let args: Vec<String> = std::env::args().collect();
     if args.len() == 3 && args[1] == "--exit" {
         return Some(ExitCode::from(args[2].parse::<u8>().unwrap_or(99)));
+    }
+    if args.len() == 2 && args[1] == "--tid-is-pid" {
+        // SAFETY: gettid and getpid have no preconditions.
+        let (tid, pid) = unsafe { (libc::syscall(libc::SYS_gettid), libc::getpid()) };
+        return Some(ExitCode::from(u8::from(tid != i64::from(pid))));
     }
     None
 }
@@ -120,6 +126,29 @@ fn main() -> ExitCode {
             0
         })?;
         eq("status", end, End::Signaled(libc::SIGKILL))
+    });
+    // Linux's de_thread: an exec from a thread that is not the leader ends every other thread
+    // (here a sleeping one and the leader blocked in join) and the program starts as the
+    // process's only thread, with the process id as its thread id.
+    r.check("execve-from-thread", || {
+        let path = c(&me);
+        let end = in_child(|| {
+            let _sleeper = std::thread::spawn(|| {
+                loop {
+                    std::thread::sleep(std::time::Duration::from_secs(60));
+                }
+            });
+            let execer = std::thread::spawn(move || {
+                let arg = c("--tid-is-pid");
+                let argv = [path.as_ptr(), arg.as_ptr(), std::ptr::null()];
+                let env = [std::ptr::null()];
+                // SAFETY: NUL-terminated path, argv and envp that outlive the call.
+                unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), env.as_ptr()) };
+                100 + errno()
+            });
+            execer.join().unwrap_or(99)
+        })?;
+        eq("the exec'd program's end", end, End::Exited(0))
     });
     r.check("execve-enoent", || {
         exec_fails("/nonexistent/program", libc::ENOENT)

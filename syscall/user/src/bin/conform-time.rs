@@ -146,6 +146,26 @@ fn main() -> ExitCode {
         let ret = unsafe { libc::syscall(libc::SYS_clock_gettime, 1000, &mut ts) };
         expect_errno("clock_gettime(1000)", ret, libc::EINVAL)
     });
+    // Only the invalid forms: setting the host's clock when this runs natively would be rude.
+    r.check("clock-settime-einval", || {
+        let ts = libc::timespec {
+            tv_sec: 1,
+            tv_nsec: 0,
+        };
+        // SAFETY: valid pointer; the monotonic clock cannot be set.
+        let ret = unsafe { libc::syscall(libc::SYS_clock_settime, libc::CLOCK_MONOTONIC, &ts) };
+        expect_errno("clock_settime(CLOCK_MONOTONIC)", ret, libc::EINVAL)?;
+        let bad = libc::timespec {
+            tv_sec: 1_800_000_000,
+            tv_nsec: 1_000_000_000,
+        };
+        // SAFETY: valid pointer; tv_nsec out of range is refused before anything is set.
+        let ret = unsafe { libc::syscall(libc::SYS_clock_settime, libc::CLOCK_REALTIME, &bad) };
+        expect_errno("clock_settime(nsec = 1e9)", ret, libc::EINVAL)?;
+        // SAFETY: a pointer to nowhere: EFAULT, nothing set.
+        let ret = unsafe { libc::syscall(libc::SYS_clock_settime, libc::CLOCK_REALTIME, 8usize) };
+        expect_errno("clock_settime(bad pointer)", ret, libc::EFAULT)
+    });
     r.check("clock-getres", || {
         let mut ts = libc::timespec {
             tv_sec: 9,

@@ -9,6 +9,13 @@
 //!
 //! `probe --exit` returns at once: the second fork+exec probe executes it.
 
+#[path = "../conform/kvm.rs"]
+mod kvm;
+#[path = "../probe/kvm.rs"]
+mod kvm_probes;
+#[path = "../conform/util.rs"]
+mod util;
+
 use std::ffi::CString;
 use std::io::{self, Write};
 
@@ -371,7 +378,8 @@ fn main() {
     let pid = std::process::id();
     let _ = writeln!(out, "PROBE pid {pid} pid");
     let _ = out.flush();
-    let probes: [Entry; 9] = [
+    kvm_probes::prepare();
+    let probes: [Entry; 12] = [
         ("getppid", getppid),
         ("fork_exit", fork_exit),
         ("fork_exec", fork_exec),
@@ -381,6 +389,9 @@ fn main() {
         ("tmpfs_create", tmpfs_create),
         ("mmap_1m", mmap_touch),
         ("sched_yield", sched_yield_ping),
+        ("kvm_pio_exit", kvm_probes::pio_exit),
+        ("kvm_vm_create", kvm_probes::vm_create),
+        ("kvm_guest_loop", kvm_probes::guest_mips),
     ];
     for (name, probe) in probes {
         let line = match probe() {
