@@ -17,11 +17,12 @@ pub trait GuestMemory {
     fn page(&mut self, gpa: u64, write: bool) -> Option<&mut [u8; PAGE_SIZE]>;
 }
 
-/// Why [`VcpuBackend::run`] returned.
+/// Why [`VcpuBackend::run`] returned: one `KVM_EXIT_*` reason, or a point where the caller may
+/// look at signals and the scheduler before running again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Exit {
-    /// One port access; an `OUT`'s value is `data[..size]`, an `IN` is finished by
-    /// [`VcpuBackend::complete`].
+    /// One port access (string forms exit once per element); an `OUT`'s value is
+    /// `data[..size]`, an `IN` is finished by [`VcpuBackend::complete`].
     Io {
         port: u16,
         size: u8,
@@ -36,15 +37,17 @@ pub enum Exit {
         write: bool,
         data: [u8; 8],
     },
-    /// `HLT` with nothing to wake it.
+    /// `HLT` with nothing to wake it (`KVM_EXIT_HLT`).
     Hlt,
-    /// Triple fault.
+    /// Triple fault (`KVM_EXIT_SHUTDOWN`).
     Shutdown,
-    /// The guest can take an interrupt now (asked for with `irq_window`).
+    /// The guest can take an interrupt now (asked for with `irq_window`;
+    /// `KVM_EXIT_IRQ_WINDOW_OPEN`).
     IrqWindowOpen,
     /// The instruction budget ran out: the caller looks at signals, then runs again.
     Budget,
-    /// State the backend cannot run (`KVM_INTERNAL_ERROR_*`).
+    /// State the backend cannot run (`KVM_EXIT_INTERNAL_ERROR` with this `suberror`,
+    /// `KVM_INTERNAL_ERROR_*`).
     Internal { suberror: u32 },
 }
 

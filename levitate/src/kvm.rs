@@ -68,15 +68,6 @@ pub fn backends() -> &'static [&'static dyn Backend] {
     &BACKENDS
 }
 
-/// `hv`'s guest memory as the interpreter's.
-struct Mem<'a>(&'a mut dyn GuestMemory);
-
-impl hv_interp::GuestMemory for Mem<'_> {
-    fn page(&mut self, gpa: u64, write: bool) -> Option<&mut [u8; PAGE_SIZE]> {
-        self.0.page(gpa, write)
-    }
-}
-
 struct InterpVcpu(hv_interp::Vcpu);
 
 impl VcpuBackend for InterpVcpu {
@@ -90,7 +81,7 @@ impl VcpuBackend for InterpVcpu {
         self.0.sregs()
     }
     fn set_sregs(&mut self, sregs: &KvmSregs) -> Result<(), InvalidState> {
-        self.0.set_sregs(sregs).map_err(|_| InvalidState)
+        self.0.set_sregs(sregs)
     }
     fn fpu(&self) -> KvmFpu {
         self.0.fpu()
@@ -120,35 +111,6 @@ impl VcpuBackend for InterpVcpu {
         self.0.complete(data)
     }
     fn run(&mut self, mem: &mut dyn GuestMemory, budget: u64, irq_window: bool) -> Exit {
-        use hv_interp::Exit as I;
-        match self.0.run(&mut Mem(mem), budget, irq_window) {
-            I::Io {
-                port,
-                size,
-                write,
-                data,
-            } => Exit::Io {
-                port,
-                size,
-                write,
-                data,
-            },
-            I::Mmio {
-                gpa,
-                len,
-                write,
-                data,
-            } => Exit::Mmio {
-                gpa,
-                len,
-                write,
-                data,
-            },
-            I::Hlt => Exit::Hlt,
-            I::Shutdown => Exit::Shutdown,
-            I::IrqWindowOpen => Exit::IrqWindowOpen,
-            I::Budget => Exit::Budget,
-            I::Internal { suberror } => Exit::Internal { suberror },
-        }
+        self.0.run(mem, budget, irq_window)
     }
 }

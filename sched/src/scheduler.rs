@@ -360,26 +360,7 @@ impl<A: Arch> Scheduler<A> {
     /// Sleep for at least `ticks` timer ticks, or less if woken (see
     /// [`Scheduler::prepare_wait`]).
     pub fn sleep_ticks(&'static self, ticks: u64) {
-        let was_enabled = A::irq_save_disable();
-        {
-            let mut cpu = self.cpu().lock();
-            if cpu
-                .current
-                .as_ref()
-                .is_some_and(|cur| cur.wake_pending.swap(false, Ordering::SeqCst))
-            {
-                drop(cpu);
-                A::irq_restore(was_enabled);
-                return;
-            }
-            let wake_at = self.ticks() + ticks.max(1);
-            if let Some(cur) = cpu.current.clone() {
-                cur.set_state(ThreadState::Sleeping);
-                cpu.queue.sleep(cur, wake_at);
-            }
-        }
-        self.schedule();
-        A::irq_restore(was_enabled);
+        self.sleep_until(|now| now + ticks.max(1));
     }
 
     /// Block the calling thread until [`Scheduler::wake`] names it or, with a deadline, until
@@ -387,6 +368,11 @@ impl<A: Arch> Scheduler<A> {
     /// between checking the condition and blocking is not lost (see [`crate::WaitQueue`]).
     /// Callers re-check their condition: a return can be spurious.
     pub fn block_current(&'static self, deadline: Option<u64>) {
+        self.sleep_until(|_| deadline.unwrap_or(u64::MAX));
+    }
+
+    /// Sleep until tick `wake_at(now)` unless a wake-up came since [`Scheduler::prepare_wait`].
+    fn sleep_until(&'static self, wake_at: impl FnOnce(u64) -> u64) {
         let was_enabled = A::irq_save_disable();
         {
             let mut cpu = self.cpu().lock();
@@ -399,9 +385,10 @@ impl<A: Arch> Scheduler<A> {
                 A::irq_restore(was_enabled);
                 return;
             }
+            let at = wake_at(self.ticks());
             if let Some(cur) = cpu.current.clone() {
                 cur.set_state(ThreadState::Sleeping);
-                cpu.queue.sleep(cur, deadline.unwrap_or(u64::MAX));
+                cpu.queue.sleep(cur, at);
             }
         }
         self.schedule();

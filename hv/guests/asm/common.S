@@ -23,6 +23,45 @@
     hlt
 .endm
 
+# PUTS16/PUTS32/PUTS64 msg: print the NUL-terminated string at `msg` through SI/ESI/RSI.
+.macro PUTS16 msg
+    mov $\msg, %si
+    call puts16
+.endm
+
+.macro PUTS32 msg
+    mov $\msg, %esi
+    call puts32
+.endm
+
+.macro PUTS64 msg
+    lea \msg(%rip), %rsi
+    call puts64
+.endm
+
+# PUTHEX64 value, digits: `value` (an operand for MOV to RDI) in `digits` hex digits.
+.macro PUTHEX64 value, digits
+    mov \value, %rdi
+    mov $\digits, %esi
+    call puthex64
+.endm
+
+# The start of every flat guest (`_start`, the image's first byte): real mode, interrupts off,
+# DF clear, DS = ES = SS = 0 and the stack at STACK_TOP. Leaves `.text.entry` and 16-bit code.
+.macro REAL_MODE_ENTRY
+.section .text.entry, "ax"
+.code16
+.global _start
+_start:
+    cli
+    cld
+    xor %ax, %ax
+    mov %ax, %ds
+    mov %ax, %es
+    mov %ax, %ss
+    mov $STACK_TOP, %sp
+.endm
+
 # Real mode -> 32-bit protected mode with our GDT; continues at `target` (.code32).
 .macro ENTER_PROTECTED target
     cli
@@ -33,15 +72,28 @@
     ljmpl $SEL_CODE32, $\target
 .endm
 
-# First thing at the 32-bit target: flat data segments and the stack.
-.macro PM32_SEGMENTS
+# The flat data segment in DS, ES, FS, GS and SS (32- and 64-bit code alike).
+.macro DATA_SEGMENTS
     mov $SEL_DATA, %ax
     mov %ax, %ds
     mov %ax, %es
     mov %ax, %fs
     mov %ax, %gs
     mov %ax, %ss
+.endm
+
+# First thing at the 32-bit target: flat data segments and the stack.
+.macro PM32_SEGMENTS
+    DATA_SEGMENTS
     mov $STACK_TOP, %esp
+.endm
+
+# ENTER_PROTECTED and PM32_SEGMENTS, continuing right after the macro in 32-bit code.
+.macro REAL_TO_PROTECTED
+    ENTER_PROTECTED .Lpm32_\@
+.code32
+.Lpm32_\@:
+    PM32_SEGMENTS
 .endm
 
 # 32-bit protected mode -> 64-bit long mode: identity-map 0-32 MiB with 2 MiB pages, PAE,
@@ -77,14 +129,50 @@
     ljmp $SEL_CODE64, $\target
 .endm
 
+# First thing at the 64-bit target: flat data segments and the stack.
 .macro LM64_SEGMENTS
-    mov $SEL_DATA, %ax
-    mov %ax, %ds
-    mov %ax, %es
-    mov %ax, %fs
-    mov %ax, %gs
-    mov %ax, %ss
+    DATA_SEGMENTS
     mov $STACK_TOP, %rsp
+.endm
+
+# ENTER_LONG and LM64_SEGMENTS, continuing right after the macro in 64-bit code.
+.macro PROTECTED_TO_LONG
+    ENTER_LONG .Llm64_\@
+.code64
+.Llm64_\@:
+    LM64_SEGMENTS
+.endm
+
+# For guests that take exceptions or interrupts in long mode: where it stands in 64-bit code,
+# `set_gate` (IDT entry EDI -> handler RSI: a 64-bit interrupt gate, DPL 0, Intel SDM Vol. 3A,
+# 6.14.1); in .data, `idt_desc` (LIDT's operand) first; in .bss, the 256-entry `idt`.
+.macro IDT64
+set_gate:
+    mov %rdi, %rax
+    shl $4, %rax
+    lea idt(%rip), %rdx
+    add %rax, %rdx
+    mov %rsi, %rax
+    mov %ax, (%rdx)
+    movw $SEL_CODE64, 2(%rdx)
+    movw $0x8e00, 4(%rdx)
+    shr $16, %rax
+    mov %ax, 6(%rdx)
+    shr $16, %rax
+    mov %eax, 8(%rdx)
+    movl $0, 12(%rdx)
+    ret
+.pushsection .data, "aw"
+.p2align 3
+idt_desc:
+    .word 256 * 16 - 1
+    .quad idt
+.popsection
+.pushsection .bss, "aw", @nobits
+.p2align 4
+idt:
+    .skip 256 * 16
+.popsection
 .endm
 
 .section .text, "ax"

@@ -5,17 +5,7 @@
 # CR2; the handler records them and resumes at `resume_rip`. (#BP is raised in real mode because
 # Linux's KVM emulator, which the host's KVM uses for software interrupts, delivers INT n only in
 # real mode: an int3 in long mode ends in KVM_EXIT_INTERNAL_ERROR there.)
-.section .text.entry, "ax"
-.code16
-.global _start
-_start:
-    cli
-    cld
-    xor %ax, %ax
-    mov %ax, %ds
-    mov %ax, %es
-    mov %ax, %ss
-    mov $STACK_TOP, %sp
+REAL_MODE_ENTRY
 
     lidt rm_idt
     movw $rm_bp_isr, 3 * 4
@@ -27,8 +17,7 @@ rm_after_int3:
     jne 5f
     cmpw $rm_after_int3, rm_bp_ip
     jne 5f
-    mov $msg_rm_bp, %si
-    call puts16
+    PUTS16 msg_rm_bp
     ENTER_PROTECTED pm32
 5:
     call puts16
@@ -47,11 +36,7 @@ rm_bp_isr:
 .code32
 pm32:
     PM32_SEGMENTS
-    ENTER_LONG lm64
-
-.code64
-lm64:
-    LM64_SEGMENTS
+    PROTECTED_TO_LONG
     mov $0, %edi
     lea isr_de(%rip), %rsi
     call set_gate
@@ -62,8 +47,7 @@ lm64:
     lea isr_pf(%rip), %rsi
     call set_gate
     lidt idt_desc(%rip)
-    lea msg_start(%rip), %rsi
-    call puts64
+    PUTS64 msg_start
 
     # #DE
     lea 4f(%rip), %rax
@@ -106,37 +90,25 @@ lm64:
     mov $3, %r14
     lea name_pf(%rip), %rsi
     call report
-    lea msg_cr2(%rip), %rsi
-    call puts64
-    mov last_cr2(%rip), %rdi
-    mov $16, %esi
-    call puthex64
-    lea msg_newline(%rip), %rsi
-    call puts64
+    PUTS64 msg_cr2
+    PUTHEX64 last_cr2(%rip), 16
+    PUTS64 msg_newline
     lea msg_cr2_bad(%rip), %rsi
     cmpq $0x40000000, last_cr2(%rip)
     jne fail64
 
-    lea msg_done(%rip), %rsi
-    call puts64
+    PUTS64 msg_done
     EXIT 0
 
 # report: print "<name at RSI> vector=XX error=XXXX" and check the recorded vector (R12), error
 # code (R13), exception count (R14) and saved RIP (R15).
 report:
     call puts64
-    lea msg_vector(%rip), %rsi
-    call puts64
-    mov last_vector(%rip), %rdi
-    mov $2, %esi
-    call puthex64
-    lea msg_error(%rip), %rsi
-    call puts64
-    mov last_error(%rip), %rdi
-    mov $4, %esi
-    call puthex64
-    lea msg_newline(%rip), %rsi
-    call puts64
+    PUTS64 msg_vector
+    PUTHEX64 last_vector(%rip), 2
+    PUTS64 msg_error
+    PUTHEX64 last_error(%rip), 4
+    PUTS64 msg_newline
     lea msg_count_bad(%rip), %rsi
     cmp exc_count(%rip), %r14
     jne fail64
@@ -151,22 +123,7 @@ report:
     jne fail64
     ret
 
-# set_gate: IDT entry EDI -> handler RSI (64-bit interrupt gate, DPL 0).
-set_gate:
-    mov %rdi, %rax
-    shl $4, %rax
-    lea idt(%rip), %rdx
-    add %rax, %rdx
-    mov %rsi, %rax
-    mov %ax, (%rdx)
-    movw $SEL_CODE64, 2(%rdx)
-    movw $0x8e00, 4(%rdx)
-    shr $16, %rax
-    mov %ax, 6(%rdx)
-    shr $16, %rax
-    mov %eax, 8(%rdx)
-    movl $0, 12(%rdx)
-    ret
+IDT64
 
 isr_de:
     pushq $0
@@ -199,10 +156,6 @@ isr_common:
     iretq
 
 .section .data, "aw"
-.p2align 3
-idt_desc:
-    .word 256 * 16 - 1
-    .quad idt
 resume_rip:
     .quad 0
 last_vector:
@@ -222,11 +175,6 @@ rm_bp_ip:
     .word 0
 rm_bp_count:
     .word 0
-
-.section .bss, "aw", @nobits
-.p2align 4
-idt:
-    .skip 256 * 16
 
 .section .rodata, "a"
 msg_start:

@@ -21,29 +21,23 @@ pvh_start:
     cld
     mov $stack_top, %esp
     mov %ebx, %ebp
-    mov $msg_hello, %esi
-    call puts32
+    PUTS32 msg_hello
     mov $msg_magic_bad, %esi
     cmpl $XEN_HVM_START_MAGIC, (%ebp)
     jne fail32
-    mov $msg_magic, %esi
-    call puts32
-    mov $msg_cmdline, %esi
-    call puts32
+    PUTS32 msg_magic
+    PUTS32 msg_cmdline
     mov 24(%ebp), %esi
     test %esi, %esi
     jz 2f
     call puts32
 2:
-    mov $msg_newline, %esi
-    call puts32
-    mov $msg_modules, %esi
-    call puts32
+    PUTS32 msg_newline
+    PUTS32 msg_modules
     mov 12(%ebp), %eax
     mov $1, %ecx
     call puthex32
-    mov $msg_newline, %esi
-    call puts32
+    PUTS32 msg_newline
     EXIT 0
 
 .section .rodata, "a"

@@ -1,33 +1,12 @@
 # longmode: real mode -> protected mode -> long mode (PAE, EFER.LME, paging with its own page
 # tables). Checks EFER.LMA, 64-bit multiply and divide, and memory through a second mapping:
 # virtual 1 GiB is mapped to physical 2 MiB with a PD of its own.
-.section .text.entry, "ax"
-.code16
-.global _start
-_start:
-    cli
-    cld
-    xor %ax, %ax
-    mov %ax, %ds
-    mov %ax, %es
-    mov %ax, %ss
-    mov $STACK_TOP, %sp
-    mov $msg_real, %si
-    call puts16
-    ENTER_PROTECTED pm32
-
-.code32
-pm32:
-    PM32_SEGMENTS
-    mov $msg_pm, %esi
-    call puts32
-    ENTER_LONG lm64
-
-.code64
-lm64:
-    LM64_SEGMENTS
-    lea msg_lm(%rip), %rsi
-    call puts64
+REAL_MODE_ENTRY
+    PUTS16 msg_real
+    REAL_TO_PROTECTED
+    PUTS32 msg_pm
+    PROTECTED_TO_LONG
+    PUTS64 msg_lm
 
     lea msg_lma(%rip), %rsi
     mov $0xc0000080, %ecx
@@ -39,13 +18,9 @@ lm64:
     mov $0x1000, %rcx
     imul %rcx, %rax
     mov %rax, %rbx
-    lea msg_mul(%rip), %rsi
-    call puts64
-    mov %rbx, %rdi
-    mov $16, %esi
-    call puthex64
-    lea msg_newline(%rip), %rsi
-    call puts64
+    PUTS64 msg_mul
+    PUTHEX64 %rbx, 16
+    PUTS64 msg_newline
     lea msg_mul_bad(%rip), %rsi
     mov $0x123456789000, %rax
     cmp %rax, %rbx
@@ -57,18 +32,11 @@ lm64:
     div %rcx
     mov %rax, %rbx
     mov %rdx, %r12
-    lea msg_div(%rip), %rsi
-    call puts64
-    mov %rbx, %rdi
-    mov $16, %esi
-    call puthex64
-    lea msg_rem(%rip), %rsi
-    call puts64
-    mov %r12, %rdi
-    mov $4, %esi
-    call puthex64
-    lea msg_newline(%rip), %rsi
-    call puts64
+    PUTS64 msg_div
+    PUTHEX64 %rbx, 16
+    PUTS64 msg_rem
+    PUTHEX64 %r12, 4
+    PUTS64 msg_newline
     lea msg_div_bad(%rip), %rsi
     mov $0xfedbbbbcba97, %rax
     cmp %rax, %rbx
@@ -91,13 +59,9 @@ lm64:
     mov 0x40000020, %eax
     cmp $0x600df00d, %eax
     jne fail64
-    lea msg_alias(%rip), %rsi
-    call puts64
-    mov %rbx, %rdi
-    mov $16, %esi
-    call puthex64
-    lea msg_newline(%rip), %rsi
-    call puts64
+    PUTS64 msg_alias
+    PUTHEX64 %rbx, 16
+    PUTS64 msg_newline
     EXIT 0
 
 .section .rodata, "a"

@@ -4,24 +4,9 @@
 .set MMIO_BASE, 0xd0000000
 .set MMIO_ID, 0x4d4d564c
 
-.section .text.entry, "ax"
-.code16
-.global _start
-_start:
-    cli
-    cld
-    xor %ax, %ax
-    mov %ax, %ds
-    mov %ax, %es
-    mov %ax, %ss
-    mov $STACK_TOP, %sp
-    ENTER_PROTECTED pm32
-
-.code32
-pm32:
-    PM32_SEGMENTS
-    mov $msg_start, %esi
-    call puts32
+REAL_MODE_ENTRY
+    REAL_TO_PROTECTED
+    PUTS32 msg_start
 
     mov MMIO_BASE, %eax
     mov $msg_id, %esi
@@ -67,8 +52,7 @@ pm32:
     cmp $0xffffffff, %eax
     jne fail32
 
-    mov $msg_done, %esi
-    call puts32
+    PUTS32 msg_done
     EXIT 0
 
 # show: print the label at ESI, then EAX as 8 hex digits and a newline; keeps EAX.
@@ -77,8 +61,7 @@ show:
     call puts32
     mov $8, %ecx
     call puthex32
-    mov $msg_newline, %esi
-    call puts32
+    PUTS32 msg_newline
     pop %ecx
     ret
 

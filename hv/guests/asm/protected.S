@@ -1,25 +1,9 @@
 # protected: real mode -> 32-bit protected mode with its own GDT and a far jump; checks CR0.PE,
 # CS, 32-bit MUL/DIV and memory above 1 MiB (out of real mode's reach).
-.section .text.entry, "ax"
-.code16
-.global _start
-_start:
-    cli
-    cld
-    xor %ax, %ax
-    mov %ax, %ds
-    mov %ax, %es
-    mov %ax, %ss
-    mov $STACK_TOP, %sp
-    mov $msg_real, %si
-    call puts16
-    ENTER_PROTECTED pm32
-
-.code32
-pm32:
-    PM32_SEGMENTS
-    mov $msg_pm, %esi
-    call puts32
+REAL_MODE_ENTRY
+    PUTS16 msg_real
+    REAL_TO_PROTECTED
+    PUTS32 msg_pm
 
     mov $msg_pe, %esi
     mov %cr0, %eax
@@ -36,15 +20,13 @@ pm32:
     mul %ecx
     mov %eax, %edi
     mov %edx, %ebx
-    mov $msg_mul, %esi
-    call puts32
+    PUTS32 msg_mul
     mov %ebx, %eax
     mov $8, %ecx
     call puthex32
     mov %edi, %eax
     call puthex32
-    mov $msg_newline, %esi
-    call puts32
+    PUTS32 msg_newline
     mov $msg_mul_bad, %esi
     cmp $0xb00, %ebx
     jne fail32
@@ -67,8 +49,7 @@ pm32:
     mov $msg_high_bad, %esi
     cmp $0xcafef00d, %eax
     jne fail32
-    mov $msg_done, %esi
-    call puts32
+    PUTS32 msg_done
     EXIT 0
 
 .section .rodata, "a"

@@ -1,19 +1,8 @@
 # realmode-hello: real mode only. Prints through OUT to the UART, then copies its greeting to
 # 0600:0000 with `rep movsb` (through ES's segment base) and compares it back with
 # `repe cmpsb`.
-.section .text.entry, "ax"
-.code16
-.global _start
-_start:
-    cli
-    cld
-    xor %ax, %ax
-    mov %ax, %ds
-    mov %ax, %es
-    mov %ax, %ss
-    mov $STACK_TOP, %sp
-    mov $msg_hello, %si
-    call puts16
+REAL_MODE_ENTRY
+    PUTS16 msg_hello
 
     mov $0x600, %ax
     mov %ax, %es
@@ -30,12 +19,10 @@ _start:
     mov 0x6000, %al
     cmp msg_hello, %al
     jne 5f
-    mov $msg_ok, %si
-    call puts16
+    PUTS16 msg_ok
     EXIT 0
 5:
-    mov $msg_bad, %si
-    call puts16
+    PUTS16 msg_bad
     EXIT 1
 
 .section .rodata, "a"

@@ -1,42 +1,20 @@
 //! Host-native speed of the interpreter: a 64-bit guest compute loop (ALU, loads, stores,
 //! a taken branch) under identity paging. `cargo run --release -p hv-interp --example mips`.
 
+#[allow(dead_code)]
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::{VecMem, flat};
 use hv::abi::x86::{KvmSegment, KvmSregs};
-use hv_interp::{Exit, GuestMemory, KvmRegs, PAGE_SIZE, Vcpu};
+use hv_interp::{Exit, KvmRegs, Vcpu};
 use std::time::Instant;
 
-struct Ram(Vec<u8>);
-
-impl GuestMemory for Ram {
-    fn page(&mut self, gpa: u64, _write: bool) -> Option<&mut [u8; PAGE_SIZE]> {
-        let i = usize::try_from(gpa).ok()? & !0xfff;
-        self.0
-            .get_mut(i..i.checked_add(PAGE_SIZE)?)?
-            .try_into()
-            .ok()
-    }
-}
-
-fn flat(sel: u16, code: bool) -> KvmSegment {
-    KvmSegment {
-        limit: 0xffff_ffff,
-        selector: sel,
-        type_: if code { 0xb } else { 0x3 },
-        present: 1,
-        db: u8::from(!code),
-        s: 1,
-        l: u8::from(code),
-        g: 1,
-        ..KvmSegment::default()
-    }
-}
-
 fn main() {
-    let mut ram = Ram(vec![0; 4 << 20]);
-    let put = |ram: &mut Ram, at: usize, b: &[u8]| ram.0[at..at + b.len()].copy_from_slice(b);
-    put(&mut ram, 0x1000, &0x2003u64.to_le_bytes());
-    put(&mut ram, 0x2000, &0x3003u64.to_le_bytes());
-    put(&mut ram, 0x3000, &0x83u64.to_le_bytes());
+    let mut ram = VecMem::new(4 << 20);
+    ram.put(0x1000, &0x2003u64.to_le_bytes());
+    ram.put(0x2000, &0x3003u64.to_le_bytes());
+    ram.put(0x3000, &0x83u64.to_le_bytes());
     // 0x10000: mov ecx, N; l: add rax, rcx; mov [0x20000+rcx*8&..], rax; xor rdx, rax;
     //          mov rbx, [rsi]; dec ecx; jnz l; hlt
     let n: u32 = std::env::args()
@@ -55,11 +33,11 @@ fn main() {
         0x75, 0xf0, // jnz l
         0xf4, // hlt
     ]);
-    put(&mut ram, 0x10000, &code);
+    ram.put(0x10000, &code);
     let mut v = Vcpu::new();
-    let d = flat(0x10, false);
+    let d = flat(0x10, false, false);
     let s = KvmSregs {
-        cs: flat(8, true),
+        cs: flat(8, true, true),
         ds: d,
         es: d,
         ss: d,
@@ -112,7 +90,7 @@ fn main() {
         0x75, 0xd9, // jnz l
         0xf4, // hlt
     ]);
-    put(&mut ram, 0x10000, &code);
+    ram.put(0x10000, &code);
     v.set_regs(&KvmRegs {
         rip: 0x10000,
         rsp: 0x8_0000,
@@ -127,7 +105,7 @@ fn main() {
 }
 
 /// Runs to HLT: (retired instructions, wall seconds, CPU seconds).
-fn measure(v: &mut Vcpu, ram: &mut Ram) -> (u64, f64, f64) {
+fn measure(v: &mut Vcpu, ram: &mut VecMem) -> (u64, f64, f64) {
     let t = Instant::now();
     let c = cpu_time();
     loop {

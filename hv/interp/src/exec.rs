@@ -407,42 +407,12 @@ impl Vcpu {
                 Ok(())
             }
             M::Aam | M::Aad => self.aam_aad(ins, m == M::Aam),
-            M::Setb
-            | M::Setae
-            | M::Sete
-            | M::Setne
-            | M::Setbe
-            | M::Seta
-            | M::Sets
-            | M::Setns
-            | M::Setp
-            | M::Setnp
-            | M::Setl
-            | M::Setge
-            | M::Setle
-            | M::Setg
-            | M::Seto
-            | M::Setno => {
+            setcc!() => {
                 let v = u64::from(cond(ins.condition_code() as u8 - 1, self.flags));
                 let l = self.loc(ins, asz, 0, 1)?;
                 self.wr(mem, l, 1, v)
             }
-            M::Cmovb
-            | M::Cmovae
-            | M::Cmove
-            | M::Cmovne
-            | M::Cmovbe
-            | M::Cmova
-            | M::Cmovs
-            | M::Cmovns
-            | M::Cmovp
-            | M::Cmovnp
-            | M::Cmovl
-            | M::Cmovge
-            | M::Cmovle
-            | M::Cmovg
-            | M::Cmovo
-            | M::Cmovno => {
+            cmovcc!() => {
                 let size = Self::op_size(ins, 0);
                 let v = self.src(mem, ins, asz, 1, size)?;
                 let r = ins.op0_register();
@@ -455,22 +425,7 @@ impl Vcpu {
                 }
                 Ok(())
             }
-            M::Jb
-            | M::Jae
-            | M::Je
-            | M::Jne
-            | M::Jbe
-            | M::Ja
-            | M::Js
-            | M::Jns
-            | M::Jp
-            | M::Jnp
-            | M::Jl
-            | M::Jge
-            | M::Jle
-            | M::Jg
-            | M::Jo
-            | M::Jno => {
+            jcc!() => {
                 if cond(ins.condition_code() as u8 - 1, self.flags) {
                     self.rip = ins.near_branch_target();
                 }

@@ -403,22 +403,7 @@ fn classify_inner(ins: &Instruction, asz: usize) -> Option<Fast> {
                 d,
             }
         }
-        M::Jb
-        | M::Jae
-        | M::Je
-        | M::Jne
-        | M::Jbe
-        | M::Ja
-        | M::Js
-        | M::Jns
-        | M::Jp
-        | M::Jnp
-        | M::Jl
-        | M::Jge
-        | M::Jle
-        | M::Jg
-        | M::Jo
-        | M::Jno => Fast::Jcc {
+        jcc!() => Fast::Jcc {
             cc: ins.condition_code() as u8 - 1,
             target: ins.near_branch_target(),
         },
@@ -493,48 +478,14 @@ fn classify_inner(ins: &Instruction, asz: usize) -> Option<Fast> {
                 count: ins.immediate(1) as u8,
             }
         }
-        M::Setb
-        | M::Setae
-        | M::Sete
-        | M::Setne
-        | M::Setbe
-        | M::Seta
-        | M::Sets
-        | M::Setns
-        | M::Setp
-        | M::Setnp
-        | M::Setl
-        | M::Setge
-        | M::Setle
-        | M::Setg
-        | M::Seto
-        | M::Setno
-            if k0 == OpKind::Register =>
-        {
+        setcc!() if k0 == OpKind::Register => {
             let (d, _) = gpr(ins.op0_register())?;
             Fast::Setcc {
                 cc: ins.condition_code() as u8 - 1,
                 d,
             }
         }
-        M::Cmovb
-        | M::Cmovae
-        | M::Cmove
-        | M::Cmovne
-        | M::Cmovbe
-        | M::Cmova
-        | M::Cmovs
-        | M::Cmovns
-        | M::Cmovp
-        | M::Cmovnp
-        | M::Cmovl
-        | M::Cmovge
-        | M::Cmovle
-        | M::Cmovg
-        | M::Cmovo
-        | M::Cmovno
-            if two && k1 == OpKind::Register =>
-        {
+        cmovcc!() if two && k1 == OpKind::Register => {
             let (d, size) = gpr(ins.op0_register())?;
             Fast::CmovRR {
                 cc: ins.condition_code() as u8 - 1,

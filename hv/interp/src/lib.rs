@@ -31,6 +31,73 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+/// The sixteen conditional forms of Jcc as one match pattern (the condition itself comes from
+/// `Instruction::condition_code`); `setcc!` and `cmovcc!` likewise for SETcc and CMOVcc.
+macro_rules! jcc {
+    () => {
+        iced_x86::Mnemonic::Jb
+            | iced_x86::Mnemonic::Jae
+            | iced_x86::Mnemonic::Je
+            | iced_x86::Mnemonic::Jne
+            | iced_x86::Mnemonic::Jbe
+            | iced_x86::Mnemonic::Ja
+            | iced_x86::Mnemonic::Js
+            | iced_x86::Mnemonic::Jns
+            | iced_x86::Mnemonic::Jp
+            | iced_x86::Mnemonic::Jnp
+            | iced_x86::Mnemonic::Jl
+            | iced_x86::Mnemonic::Jge
+            | iced_x86::Mnemonic::Jle
+            | iced_x86::Mnemonic::Jg
+            | iced_x86::Mnemonic::Jo
+            | iced_x86::Mnemonic::Jno
+    };
+}
+
+/// SETcc's forms: see `jcc!`.
+macro_rules! setcc {
+    () => {
+        iced_x86::Mnemonic::Setb
+            | iced_x86::Mnemonic::Setae
+            | iced_x86::Mnemonic::Sete
+            | iced_x86::Mnemonic::Setne
+            | iced_x86::Mnemonic::Setbe
+            | iced_x86::Mnemonic::Seta
+            | iced_x86::Mnemonic::Sets
+            | iced_x86::Mnemonic::Setns
+            | iced_x86::Mnemonic::Setp
+            | iced_x86::Mnemonic::Setnp
+            | iced_x86::Mnemonic::Setl
+            | iced_x86::Mnemonic::Setge
+            | iced_x86::Mnemonic::Setle
+            | iced_x86::Mnemonic::Setg
+            | iced_x86::Mnemonic::Seto
+            | iced_x86::Mnemonic::Setno
+    };
+}
+
+/// CMOVcc's forms: see `jcc!`.
+macro_rules! cmovcc {
+    () => {
+        iced_x86::Mnemonic::Cmovb
+            | iced_x86::Mnemonic::Cmovae
+            | iced_x86::Mnemonic::Cmove
+            | iced_x86::Mnemonic::Cmovne
+            | iced_x86::Mnemonic::Cmovbe
+            | iced_x86::Mnemonic::Cmova
+            | iced_x86::Mnemonic::Cmovs
+            | iced_x86::Mnemonic::Cmovns
+            | iced_x86::Mnemonic::Cmovp
+            | iced_x86::Mnemonic::Cmovnp
+            | iced_x86::Mnemonic::Cmovl
+            | iced_x86::Mnemonic::Cmovge
+            | iced_x86::Mnemonic::Cmovle
+            | iced_x86::Mnemonic::Cmovg
+            | iced_x86::Mnemonic::Cmovo
+            | iced_x86::Mnemonic::Cmovno
+    };
+}
+
 mod alu;
 mod arith;
 mod bits;
@@ -51,62 +118,14 @@ mod tests;
 
 pub use cpuid::{msr_index_list, supported_cpuid};
 pub use hv::abi::x86::{KvmCpuidEntry2, KvmFpu, KvmRegs, KvmSregs};
+/// What [`Vcpu::run`] returns and runs against, and what `set_sregs` refuses with: `hv`'s
+/// backend types, which the interpreter implements.
+pub use hv::backend::{Exit, GuestMemory, InvalidState, PAGE_SIZE};
 pub use state::Vcpu;
-
-/// Size of a guest page as [`GuestMemory`] hands them out.
-pub const PAGE_SIZE: usize = 4096;
-
-/// Guest-physical memory as the interpreter sees it: the memory slots of one VM.
-pub trait GuestMemory {
-    /// The host bytes of the 4 KiB guest-physical page holding `gpa`, or `None` when no slot
-    /// backs it (or `write` is set and the slot is read-only): the access then becomes an MMIO
-    /// exit, as under KVM.
-    fn page(&mut self, gpa: u64, write: bool) -> Option<&mut [u8; PAGE_SIZE]>;
-}
-
-/// Why [`Vcpu::run`] returned: one `KVM_EXIT_*` reason, or a point where the caller may
-/// look at signals and the scheduler before calling `run` again.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Exit {
-    /// `IN`/`OUT` (one element; string forms exit once per element). For `OUT`, `data[..size]`
-    /// holds the value; for `IN`, the caller supplies it with [`Vcpu::complete`] before the
-    /// next `run`.
-    Io {
-        port: u16,
-        size: u8,
-        write: bool,
-        data: [u8; 8],
-    },
-    /// An access to guest-physical memory no slot backs. A write carries `data[..len]`; a read
-    /// is finished by [`Vcpu::complete`] with the value before the next `run`.
-    Mmio {
-        gpa: u64,
-        len: u8,
-        write: bool,
-        data: [u8; 8],
-    },
-    /// `HLT` with no interrupt to take (`KVM_EXIT_HLT`).
-    Hlt,
-    /// A triple fault (`KVM_EXIT_SHUTDOWN`).
-    Shutdown,
-    /// The caller asked for an interrupt window and the guest can now take an interrupt
-    /// (`KVM_EXIT_IRQ_WINDOW_OPEN`).
-    IrqWindowOpen,
-    /// The instruction budget ran out; nothing for the VMM. The caller checks for pending
-    /// signals and preemption, then runs again.
-    Budget,
-    /// The interpreter met state it cannot run (`KVM_EXIT_INTERNAL_ERROR` with this
-    /// `suberror`, `KVM_INTERNAL_ERROR_*`).
-    Internal { suberror: u32 },
-}
 
 /// `KVM_INTERNAL_ERROR_EMULATION`: an instruction the interpreter cannot carry out (code
 /// fetched from MMIO, a page-crossing MMIO access, virtual-8086 mode).
 pub const INTERNAL_ERROR_EMULATION: u32 = 1;
-
-/// `set_sregs` refused the state (Linux's `KVM_SET_SREGS` says `EINVAL`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct InvalidState;
 
 /// `queue_interrupt` found an interrupt already queued (Linux: `EEXIST`... see api.rst 4.16).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

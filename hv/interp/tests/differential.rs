@@ -6,6 +6,8 @@
 
 #![cfg(target_arch = "x86_64")]
 
+#[allow(dead_code)]
+mod common;
 #[path = "diff/forms.rs"]
 mod forms;
 #[path = "diff/forms_more.rs"]
@@ -15,10 +17,11 @@ mod kvm;
 #[path = "diff/machine.rs"]
 mod machine;
 
+use common::VecMem;
 use forms::{Gen, Mode, Rng};
 use hv_interp::{KvmRegs, Vcpu};
 use kvm::Kvm;
-use machine::{Outcome, VecMem, interp_run, setup_image};
+use machine::{Outcome, interp_run, setup_image};
 
 /// Cases per form in each mode (real mode runs under KVM's own emulator: keep it small).
 const PER_FORM_64: usize = 60;

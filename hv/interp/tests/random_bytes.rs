@@ -2,6 +2,8 @@
 //! interpreter must never panic and every run must end in a clean [`Exit`].
 
 #[allow(dead_code)]
+mod common;
+#[allow(dead_code)]
 #[path = "diff/forms.rs"]
 mod forms;
 #[allow(dead_code)]
@@ -11,9 +13,10 @@ mod forms_more;
 #[path = "diff/machine.rs"]
 mod machine;
 
+use common::VecMem;
 use forms::{Mode, Rng};
 use hv_interp::{Exit, KvmRegs, Vcpu};
-use machine::{CODE, VecMem, setup_image, sregs_for};
+use machine::{CODE, setup_image, sregs_for};
 
 const PAGES: usize = 2000;
 

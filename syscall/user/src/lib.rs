@@ -63,6 +63,26 @@ pub fn errno_name(e: i32) -> String {
         .map_or_else(|| format!("E{e}"), |(_, s)| (*s).to_string())
 }
 
+/// The fuzzers' PRNG: xorshift64*, small, fast and reproducible from a seed (which must not be
+/// 0, xorshift's fixpoint).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number below `n` (0 for `n` = 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -73,6 +93,17 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn rng_is_reproducible_and_bounded() {
+        let (mut a, mut b) = (Rng(1), Rng(1));
+        for _ in 0..100 {
+            let x = a.below(10);
+            assert!(x < 10);
+            assert_eq!(x, b.below(10));
+        }
+        assert_eq!(a.below(0), 0);
+    }
 
     #[test]
     fn report_lists_args_and_env() {

@@ -1,22 +1,5 @@
-//! The `fault` guest (see `hv/guests/asm/fault.S`): x86 assembly when built for
-//! x86_64-unknown-none, a stub on the host.
+//! The `fault` guest, `hv/guests/asm/fault.S`: see [`levitate_guests::guest`].
 
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
-#[cfg(target_os = "none")]
-core::arch::global_asm!(
-    include_str!("../../asm/common.S"),
-    include_str!("../../asm/fault.S"),
-    options(att_syntax)
-);
-
-#[cfg(target_os = "none")]
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! {
-    loop {}
-}
-
-#[cfg(not(target_os = "none"))]
-fn main() {
-    println!("{}", levitate_guests::HOST_STUB);
-}
+levitate_guests::guest!("fault");

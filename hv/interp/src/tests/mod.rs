@@ -1,35 +1,14 @@
 //! Unit tests with a Vec-backed guest memory: modes, exits, exceptions, interrupts.
 
 use crate::*;
-use alloc::vec;
 use alloc::vec::Vec;
 use hv::abi::x86::{KvmSegment, KvmSregs};
 use iced_x86::code_asm::*;
 
-/// Guest RAM from address 0; everything above is MMIO.
-pub(crate) struct VecMem(pub Vec<u8>);
+#[path = "../../tests/common/mod.rs"]
+mod common;
 
-impl GuestMemory for VecMem {
-    fn page(&mut self, gpa: u64, _write: bool) -> Option<&mut [u8; PAGE_SIZE]> {
-        let i = usize::try_from(gpa).ok()? & !0xfff;
-        self.0
-            .get_mut(i..i.checked_add(PAGE_SIZE)?)?
-            .try_into()
-            .ok()
-    }
-}
-
-impl VecMem {
-    fn new(size: usize) -> VecMem {
-        VecMem(vec![0; size])
-    }
-    fn put(&mut self, at: u64, b: &[u8]) {
-        self.0[at as usize..at as usize + b.len()].copy_from_slice(b);
-    }
-    fn u64(&self, at: u64) -> u64 {
-        u64::from_le_bytes(self.0[at as usize..at as usize + 8].try_into().unwrap())
-    }
-}
+use common::{VecMem, flat};
 
 fn asm(bits: u32, at: u64, f: impl FnOnce(&mut CodeAssembler)) -> Vec<u8> {
     let mut a = CodeAssembler::new(bits).unwrap();
@@ -51,24 +30,6 @@ fn real_cpu(ip: u64) -> Vcpu {
     v
 }
 
-fn seg(sel: u16, code: bool, long: bool) -> KvmSegment {
-    KvmSegment {
-        base: 0,
-        limit: 0xffff_ffff,
-        selector: sel,
-        type_: if code { 0xb } else { 0x3 },
-        present: 1,
-        dpl: 0,
-        db: u8::from(!long),
-        s: 1,
-        l: u8::from(long),
-        g: 1,
-        avl: 0,
-        unusable: 0,
-        padding: 0,
-    }
-}
-
 /// A 64-bit vCPU with identity paging of the first 1 GiB (2 MiB pages at 0x1000..0x3fff).
 pub(crate) fn long_cpu(mem: &mut VecMem, rip: u64) -> Vcpu {
     let (pml4, pdpt, pd) = (0x1000u64, 0x2000u64, 0x3000u64);
@@ -88,12 +49,12 @@ pub(crate) fn long_cpu(mem: &mut VecMem, rip: u64) -> Vcpu {
             limit: 23,
             padding: [0; 3],
         },
-        cs: seg(8, true, true),
-        ds: seg(16, false, false),
-        es: seg(16, false, false),
-        fs: seg(16, false, false),
-        gs: seg(16, false, false),
-        ss: seg(16, false, false),
+        cs: flat(8, true, true),
+        ds: flat(16, false, false),
+        es: flat(16, false, false),
+        fs: flat(16, false, false),
+        gs: flat(16, false, false),
+        ss: flat(16, false, false),
         tr: KvmSegment {
             type_: 0xb,
             present: 1,

@@ -23,10 +23,10 @@ fn prot_paged(m: &mut VecMem, rip: u64, page_root: u64, cr4_bits: u64, efer: u64
     let mut v = Vcpu::new();
     let d = KvmSegment {
         selector: 16,
-        ..seg(16, false, false)
+        ..flat(16, false, false)
     };
     let s = KvmSregs {
-        cs: seg(8, true, false),
+        cs: flat(8, true, false),
         ds: d,
         es: d,
         fs: d,

@@ -1,9 +1,10 @@
 //! The interpreter side of the differential test and the layout both machines share: guest
 //! memory image, segment setups per mode, running a case (the KVM side is `kvm.rs`).
 
+use crate::common::{VecMem, flat};
 use crate::forms::Mode;
 use hv::abi::x86::{KvmDtable, KvmSegment, KvmSregs};
-use hv_interp::{Exit, GuestMemory, KvmRegs, PAGE_SIZE, Vcpu};
+use hv_interp::{Exit, KvmRegs, Vcpu};
 
 pub const MEM_SIZE: usize = 4 << 20;
 /// Where each case's code goes.
@@ -66,28 +67,6 @@ pub struct Outcome {
     pub stack: Vec<u8>,
 }
 
-/// Guest RAM for the interpreter.
-pub struct VecMem(pub Vec<u8>);
-
-impl VecMem {
-    pub fn new(size: usize) -> VecMem {
-        VecMem(vec![0; size])
-    }
-    pub fn put(&mut self, at: u64, b: &[u8]) {
-        self.0[at as usize..at as usize + b.len()].copy_from_slice(b);
-    }
-}
-
-impl GuestMemory for VecMem {
-    fn page(&mut self, gpa: u64, _write: bool) -> Option<&mut [u8; PAGE_SIZE]> {
-        let i = usize::try_from(gpa).ok()? & !0xfff;
-        self.0
-            .get_mut(i..i.checked_add(PAGE_SIZE)?)?
-            .try_into()
-            .ok()
-    }
-}
-
 /// Page tables (identity, 2 MiB pages over the 4 MiB of RAM), GDT, IDTs, IVT and stubs.
 pub fn setup_image(m: &mut VecMem) {
     m.put(0x1000, &0x2007u64.to_le_bytes());
@@ -129,24 +108,6 @@ pub fn setup_image(m: &mut VecMem) {
         // Real mode: segment STUBS >> 4, offset 16 v.
         let ivt = ((STUBS >> 4) << 16) | (v * 16);
         m.put(v * 4, &(ivt as u32).to_le_bytes());
-    }
-}
-
-fn flat(sel: u16, code: bool, long: bool) -> KvmSegment {
-    KvmSegment {
-        base: 0,
-        limit: 0xffff_ffff,
-        selector: sel,
-        type_: if code { 0xb } else { 0x3 },
-        present: 1,
-        dpl: 0,
-        db: u8::from(!long),
-        s: 1,
-        l: u8::from(long),
-        g: 1,
-        avl: 0,
-        unusable: 0,
-        padding: 0,
     }
 }
 

@@ -614,9 +614,12 @@ pub fn wait_interruptible<K: Kernel, R>(
     loop {
         // Before the checks: a wake-up (or a signal's kick) after them ends the block at once.
         K::sched().prepare_wait();
+        // The signal before the condition: whoever both satisfies it and signals (a child's
+        // exit) does it in that order, so a signal seen here never hides a result.
+        let signalled = interrupted(task);
         match cond() {
             Some(r) => return Ok(Some(r)),
-            None if interrupted(task) => return Err(Errno::EINTR),
+            None if signalled => return Err(Errno::EINTR),
             None if deadline.is_some_and(|d| K::sched().ticks() >= d) => return Ok(None),
             None => K::sched().block_current(deadline),
         }

@@ -7,7 +7,7 @@ use crate::process::Task;
 use crate::signal::{self, all_processes};
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
-use syscall::{Errno, Result};
+use syscall::{Errno, Result, Sysno};
 use vfs::OpenFile;
 use vfs::tty::Tty;
 
@@ -25,8 +25,22 @@ fn tty_of(file: &OpenFile) -> Option<&Tty> {
     file.ops()?.as_any()?.downcast_ref::<Tty>()
 }
 
+/// The terminal checks of syscall `s` with arguments `a`, before it runs: the fds that
+/// `read`/`readv` and `sendfile` read and that `write`/`writev` and `sendfile` write.
+pub fn check_call<K: Kernel>(t: &Arc<Task<K>>, s: Sysno, a: &[usize; 6]) -> Result<()> {
+    match s {
+        Sysno::read | Sysno::readv => check_fd(t, a[0], Access::Read),
+        Sysno::write | Sysno::writev => check_fd(t, a[0], Access::Write),
+        Sysno::sendfile => {
+            check_fd(t, a[1], Access::Read)?;
+            check_fd(t, a[0], Access::Write)
+        }
+        _ => Ok(()),
+    }
+}
+
 /// [`check`] for fd `fd`; a bad fd is left for the call itself to report.
-pub fn check_fd<K: Kernel>(t: &Arc<Task<K>>, fd: usize, access: Access) -> Result<()> {
+fn check_fd<K: Kernel>(t: &Arc<Task<K>>, fd: usize, access: Access) -> Result<()> {
     match t.process.file(fd) {
         Ok(file) => check(t, &file, access),
         Err(_) => Ok(()),

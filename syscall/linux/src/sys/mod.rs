@@ -114,33 +114,18 @@ pub fn dispatch<K: Kernel>(task: &Arc<Task<K>>, regs: &mut Regs<K>) -> Flow {
 fn call<K: Kernel>(t: &Arc<Task<K>>, regs: &mut Regs<K>, s: Sysno, a: [usize; 6]) -> Result<usize> {
     use Sysno::*;
     let p = &t.process;
+    jobctl::check_call(t, s, &a)?;
     match s {
-        read => {
-            jobctl::check_fd(t, a[0], jobctl::Access::Read)?;
-            io::read(p, a[0], a[1] as u64, a[2])
-        }
-        write => {
-            jobctl::check_fd(t, a[0], jobctl::Access::Write)?;
-            io::write(p, a[0], a[1] as u64, a[2])
-        }
-        readv => {
-            jobctl::check_fd(t, a[0], jobctl::Access::Read)?;
-            io::readv(p, a[0], a[1] as u64, a[2])
-        }
-        writev => {
-            jobctl::check_fd(t, a[0], jobctl::Access::Write)?;
-            io::writev(p, a[0], a[1] as u64, a[2])
-        }
+        read => io::read(p, a[0], a[1] as u64, a[2]),
+        write => io::write(p, a[0], a[1] as u64, a[2]),
+        readv => io::readv(p, a[0], a[1] as u64, a[2]),
+        writev => io::writev(p, a[0], a[1] as u64, a[2]),
         pread64 => io::pread(p, a[0], a[1] as u64, a[2], a[3] as i64),
         pwrite64 => io::pwrite(p, a[0], a[1] as u64, a[2], a[3] as i64),
         lseek => io::lseek(p, a[0], a[1] as i64, a[2] as u32),
         ioctl => io::ioctl(t, a[0], a[1] as u32, a[2]),
         getdents64 => io::getdents64(p, a[0], a[1] as u64, a[2]),
-        sendfile => {
-            jobctl::check_fd(t, a[1], jobctl::Access::Read)?;
-            jobctl::check_fd(t, a[0], jobctl::Access::Write)?;
-            io::sendfile(p, a[0], a[1], a[2] as u64, a[3])
-        }
+        sendfile => io::sendfile(p, a[0], a[1], a[2] as u64, a[3]),
 
         openat => fs::openat(p, a[0] as i32, a[1] as u64, a[2] as u32, a[3] as u32),
         open => fs::openat(p, fs::AT_FDCWD, a[0] as u64, a[1] as u32, a[2] as u32),

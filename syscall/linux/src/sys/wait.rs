@@ -53,11 +53,13 @@ fn wait_child<K: Kernel>(t: &Arc<Task<K>>, target: Target, options: u32) -> Resu
     let p = &t.process;
     let reap = options & WNOWAIT == 0;
     let r = p.child_exit.wait_until(K::sched(), None, || {
+        // The signal first: a child's exit is visible before its SIGCHLD is sent, so a
+        // SIGCHLD seen here comes with a zombie the scan below finds (the check runs with
+        // interrupts on, so the child may exit between the two).
+        let interrupted = signal::interrupted(&**t);
         let r = check_children(p, target, options, reap);
         match r {
-            Ok(None) if options & WNOHANG == 0 && signal::interrupted(&**t) => {
-                Some(Err(Errno::EINTR))
-            }
+            Ok(None) if options & WNOHANG == 0 && interrupted => Some(Err(Errno::EINTR)),
             Ok(None) if options & WNOHANG == 0 => None,
             r => Some(r),
         }

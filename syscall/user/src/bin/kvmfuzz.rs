@@ -21,6 +21,7 @@ mod kvm;
 use hv::abi::x86::*;
 use hv::abi::*;
 use kvm::{Fd, Guest, ioctl_raw, open_kvm};
+use levitate_user::Rng;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -64,22 +65,6 @@ const KNOWN: &[u32] = &[
     KVM_SET_ONE_REG,
 ];
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
 /// Counters a chunk child shares with the parent (a MAP_SHARED page).
 #[repr(C)]
 struct Shared {
@@ -106,7 +91,7 @@ fn random_arg(rng: &mut Rng, buf: *mut u8) -> u64 {
         0 => 0,
         1 => u64::MAX,
         2 => rng.below(1 << 16),
-        3 => rng.next(),
+        3 => rng.next_u64(),
         4 => util::KERNEL_ADDR as u64,
         5 => util::UNMAPPED_ADDR as u64,
         6 => buf as u64 + 1,
@@ -122,30 +107,30 @@ fn random_cmd(rng: &mut Rng) -> u32 {
         2 => ioctl::ioc(
             rng.below(4) as u32,
             KVMIO,
-            rng.next() as u8,
+            rng.next_u64() as u8,
             rng.below(1 << 14) as usize,
         ),
-        _ => rng.next() as u32,
+        _ => rng.next_u64() as u32,
     }
 }
 
 /// One random guest: random memory, registers and mode bits, at most [`RUNS`] runs.
 fn random_guest(rng: &mut Rng, shared: &Shared) {
     let mut code = vec![0u8; 0x100];
-    code.iter_mut().for_each(|b| *b = rng.next() as u8);
+    code.iter_mut().for_each(|b| *b = rng.next_u64() as u8);
     let Ok(g) = Guest::new(&code, 0x1000) else {
         return;
     };
     shared.guests.fetch_add(1, Ordering::Relaxed);
     for at in (0..kvm::MEM).step_by(8) {
         if rng.below(4) == 0 {
-            g.mem.write(at, &rng.next().to_ne_bytes());
+            g.mem.write(at, &rng.next_u64().to_ne_bytes());
         }
     }
     let mut regs = KvmRegs::default();
     regs.as_mut_bytes()
         .iter_mut()
-        .for_each(|b| *b = rng.next() as u8);
+        .for_each(|b| *b = rng.next_u64() as u8);
     regs.rip = 0x1000 + rng.below(0x100);
     if rng.below(2) == 0 {
         regs.rflags = 2;
@@ -174,9 +159,9 @@ fn random_guest(rng: &mut Rng, shared: &Shared) {
             (Ok(_), KVM_EXIT_IO) => {
                 let io = run.exit_io();
                 g.run
-                    .write(io.data_offset as usize, &rng.next().to_ne_bytes()[..4]);
+                    .write(io.data_offset as usize, &rng.next_u64().to_ne_bytes()[..4]);
             }
-            (Ok(_), KVM_EXIT_MMIO) => g.run.write(40, &rng.next().to_ne_bytes()),
+            (Ok(_), KVM_EXIT_MMIO) => g.run.write(40, &rng.next_u64().to_ne_bytes()),
             (Ok(_), KVM_EXIT_HLT | KVM_EXIT_IRQ_WINDOW_OPEN) | (Err(libc::EINTR), _) => {}
             _ => break,
         }
@@ -227,7 +212,7 @@ fn chunk(seed: u64, calls: u64, shared: &Shared) {
             // SAFETY: inside the buffer.
             unsafe {
                 buf.add(i * 16 + rng.below(16) as usize)
-                    .write(rng.next() as u8)
+                    .write(rng.next_u64() as u8)
             };
         }
         let fd = fds[rng.below(fds.len() as u64) as usize];

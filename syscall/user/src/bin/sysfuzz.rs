@@ -25,6 +25,7 @@
 //! On the host it drops root (to uid/gid 65534) in each child before fuzzing, works in a
 //! fresh directory under the temp dir, and replaces fds 0-2 by /dev/null.
 
+use levitate_user::Rng;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -55,24 +56,6 @@ struct Shared {
     ok: AtomicU64,
     /// Calls that failed, by errno (index 0 unused).
     errno: [AtomicU64; 160],
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*: small, fast, reproducible from a seed.
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
 }
 
 fn mix(seed: u64, chunk: u64) -> u64 {
@@ -294,7 +277,7 @@ impl World {
         // SAFETY: `buf` is BUF_LEN writable bytes this program mapped for itself.
         let b = unsafe { std::slice::from_raw_parts_mut(self.buf as *mut u8, BUF_LEN) };
         for chunk in b.chunks_mut(8) {
-            let v = rng.next().to_ne_bytes();
+            let v = rng.next_u64().to_ne_bytes();
             chunk.copy_from_slice(&v[..chunk.len()]);
         }
         for (i, p) in PATHS.iter().enumerate() {
@@ -317,8 +300,8 @@ impl World {
             1 => u64::MAX,
             2 | 3 => rng.below(16),
             4 => rng.below(0x1_0000),
-            5 => rng.next(),
-            6 => 0xffff_8000_0000_0000 | (rng.next() & 0xffff_fff8),
+            5 => rng.next_u64(),
+            6 => 0xffff_8000_0000_0000 | (rng.next_u64() & 0xffff_fff8),
             7 => {
                 [0x1000, 0x10_0000, 0x7fff_0000_0000, 0x0000_1000_0000_0000][rng.below(4) as usize]
             }
