@@ -95,6 +95,8 @@ pub struct Process<K: Kernel> {
     /// (-20..=19; the scheduler is plain round robin, so it is recorded, not yet obeyed), the
     /// I/O priority (`ioprio_set`), and the `personality(2)` word.
     pub traits: ProcessTraits,
+    /// `ITIMER_REAL` (alarm, setitimer): kept across exec, not inherited by fork.
+    pub itimer: Mutex<crate::sys::RealTimer>,
 }
 
 /// What [`Process::traits`] holds.
@@ -216,6 +218,7 @@ impl<K: Kernel> Process<K> {
             wait_event: IrqSpinLock::new(None),
             futexes: IrqSpinLock::new(Vec::new()),
             traits: ProcessTraits::default(),
+            itimer: Mutex::new(crate::sys::RealTimer::default()),
         }
     }
 

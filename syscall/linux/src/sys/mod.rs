@@ -6,6 +6,7 @@ mod fork;
 mod fs;
 mod futex;
 mod io;
+mod itimer;
 mod jobctl;
 mod mem;
 mod poll;
@@ -17,6 +18,7 @@ mod time;
 mod wait;
 
 pub(crate) use futex::{FutexWaiter, futex_wake};
+pub use itimer::RealTimer;
 
 use crate::exec::elf::Machine;
 use crate::kernel::Kernel;
@@ -303,6 +305,9 @@ fn call<K: Kernel>(t: &Arc<Task<K>>, regs: &mut Regs<K>, s: Sysno, a: [usize; 6]
         getgroups => proc::getgroups(p, a[0], a[1] as u64),
         sched_getaffinity => proc::sched_getaffinity(t, a[0] as u32, a[1], a[2] as u64),
         getpriority => prio::getpriority(t, a[0] as u32, a[1] as u32),
+        setitimer => itimer::setitimer(t, a[0] as u32, a[1] as u64, a[2] as u64),
+        getitimer => itimer::getitimer(t, a[0] as u32, a[1] as u64),
+        alarm => itimer::alarm(t, a[0] as u32),
         setpriority => prio::setpriority(t, a[0] as u32, a[1] as u32, a[2] as i32),
         sched_getscheduler => prio::sched_getscheduler(t, a[0] as i32),
         sched_getparam => prio::sched_getparam(t, a[0] as i32, a[1] as u64),

@@ -7,7 +7,51 @@
 mod util;
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU32, Ordering};
 use util::{Check, KERNEL_ADDR, Report, eq, expect_errno, expect_ok};
+
+/// SIGALRMs seen.
+static ALARMS: AtomicU32 = AtomicU32::new(0);
+
+extern "C" fn on_alarm(_sig: libc::c_int) {
+    ALARMS.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Wait (in short sleeps, at most `limit_ms`) until `want` SIGALRMs have come; the time it
+/// took in milliseconds.
+fn wait_alarms(want: u32, limit_ms: u64) -> Result<u64, String> {
+    let start = std::time::Instant::now();
+    while ALARMS.load(Ordering::SeqCst) < want {
+        if start.elapsed().as_millis() as u64 > limit_ms {
+            return Err(format!(
+                "{} of {want} SIGALRMs after {limit_ms} ms",
+                ALARMS.load(Ordering::SeqCst)
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    Ok(start.elapsed().as_millis() as u64)
+}
+
+/// `setitimer(ITIMER_REAL)` with `interval` and `value` in microseconds.
+fn set_real(interval_us: i64, value_us: i64) -> Result<libc::itimerval, String> {
+    let tv = |us: i64| libc::timeval {
+        tv_sec: us / 1_000_000,
+        tv_usec: us % 1_000_000,
+    };
+    let new = libc::itimerval {
+        it_interval: tv(interval_us),
+        it_value: tv(value_us),
+    };
+    let mut old = libc::itimerval {
+        it_interval: tv(0),
+        it_value: tv(0),
+    };
+    // SAFETY: valid itimervals.
+    let ret = unsafe { libc::setitimer(libc::ITIMER_REAL, &new, &mut old) };
+    expect_ok("setitimer", ret as i64)?;
+    Ok(old)
+}
 
 fn now(clock: libc::clockid_t) -> Result<i128, String> {
     let mut ts = libc::timespec {
@@ -165,6 +209,83 @@ fn main() -> ExitCode {
         // SAFETY: a pointer to nowhere: EFAULT, nothing set.
         let ret = unsafe { libc::syscall(libc::SYS_clock_settime, libc::CLOCK_REALTIME, 8usize) };
         expect_errno("clock_settime(bad pointer)", ret, libc::EFAULT)
+    });
+    // The real-time interval timer: alarm and setitimer send SIGALRM when due.
+    // SAFETY: a plain handler for SIGALRM.
+    unsafe {
+        libc::signal(
+            libc::SIGALRM,
+            on_alarm as extern "C" fn(libc::c_int) as usize,
+        )
+    };
+    r.check("alarm-fires", || {
+        ALARMS.store(0, Ordering::SeqCst);
+        // SAFETY: alarm has no memory preconditions.
+        eq("alarm(1) with none armed", unsafe { libc::alarm(1) }, 0)?;
+        let ms = wait_alarms(1, 3000)?;
+        if !(900..2500).contains(&ms) {
+            return Err(format!("SIGALRM after {ms} ms, want about 1000"));
+        }
+        Ok(())
+    });
+    r.check("alarm-returns-remaining", || {
+        // SAFETY: as above.
+        unsafe { libc::alarm(10) };
+        // SAFETY: as above; cancels it.
+        eq("alarm(0) after alarm(10)", unsafe { libc::alarm(0) }, 10)
+    });
+    r.check("setitimer-interval", || {
+        ALARMS.store(0, Ordering::SeqCst);
+        set_real(50_000, 50_000)?;
+        let ms = wait_alarms(3, 3000);
+        set_real(0, 0)?;
+        let ms = ms?;
+        if ms < 100 {
+            return Err(format!("3 SIGALRMs at a 50 ms interval in {ms} ms"));
+        }
+        Ok(())
+    });
+    r.check("getitimer-and-old-value", || {
+        set_real(0, 5_000_000)?;
+        let mut cur = set_real(0, 0)?;
+        let left = cur.it_value.tv_sec * 1_000_000 + cur.it_value.tv_usec;
+        if !(4_000_000..=5_000_000).contains(&left) {
+            return Err(format!("old value {left} us, want about 5 s"));
+        }
+        // SAFETY: valid out-pointer.
+        let ret = unsafe { libc::getitimer(libc::ITIMER_REAL, &mut cur) };
+        expect_ok("getitimer", ret as i64)?;
+        eq(
+            "disarmed timer (value, interval)",
+            (
+                cur.it_value.tv_sec,
+                cur.it_value.tv_usec,
+                cur.it_interval.tv_sec,
+            ),
+            (0, 0, 0),
+        )
+    });
+    r.check("setitimer-einval", || {
+        let bad = libc::itimerval {
+            it_interval: libc::timeval {
+                tv_sec: 0,
+                tv_usec: 0,
+            },
+            it_value: libc::timeval {
+                tv_sec: 1,
+                tv_usec: 1_000_000,
+            },
+        };
+        // SAFETY: a valid pointer to an invalid value.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_setitimer,
+                libc::ITIMER_REAL,
+                &bad,
+                std::ptr::null_mut::<u8>(),
+            )
+        };
+        expect_errno("setitimer(usec = 1e6)", ret, libc::EINVAL)
     });
     r.check("clock-getres", || {
         let mut ts = libc::timespec {
