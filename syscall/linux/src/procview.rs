@@ -86,6 +86,11 @@ impl<K: Kernel> ProcSource for ProcView<K> {
             .as_ref()
             .and_then(Weak::upgrade)
             .map_or(0, |pp| pp.pid);
+        // Each lock in its own statement: a guard made inside the struct expression below
+        // would live until the end of it, and `threads` is an IrqSpinLock, so `files` would be
+        // waited for with interrupts masked (a hang when its holder is preempted: 0020).
+        let threads = p.threads.lock().len().max(1) as u32;
+        let fds = p.files.lock().len() as u32;
         Some(ProcInfo {
             pid,
             ppid,
@@ -104,13 +109,13 @@ impl<K: Kernel> ProcSource for ProcView<K> {
             cmdline,
             cwd,
             exe: name,
-            threads: p.threads.lock().len().max(1) as u32,
+            threads,
             uid: p.cred.uid,
             gid: p.cred.gid,
             vsize,
             rss_pages: rss,
             tpgid: -1,
-            fds: p.files.lock().len() as u32,
+            fds,
             ..Default::default()
         })
     }
