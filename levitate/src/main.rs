@@ -8,6 +8,7 @@
 extern crate alloc;
 
 mod console;
+mod fstypes;
 mod ktest;
 mod kvm;
 mod memory;
@@ -29,6 +30,11 @@ pub const TICK_HZ: u32 = 100;
 pub static SCHED: sched::Scheduler<A> = sched::Scheduler::new();
 
 fn timer_tick() {
+    // CPU time goes to the thread the tick interrupted, before the tick may switch away.
+    linux::cpu_tick(
+        SCHED.current().map(|t| t.id()),
+        1_000_000_000 / u64::from(TICK_HZ),
+    );
     SCHED.tick();
 }
 

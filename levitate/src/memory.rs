@@ -294,3 +294,42 @@ impl mm::vm::PageMemory for KernelTables {
         fill(unsafe { frame_bytes(pa) })
     }
 }
+
+/// File pages of the root tmpfs (its page cache) as frames: handles are physical addresses
+/// with the frame allocator's reference counts, the same counts user mappings hold, so a
+/// page `mmap`ped from a file stays allocated while mapped, whatever the file does.
+pub struct FramePages;
+
+impl vfs::PageProvider for FramePages {
+    fn alloc(&self) -> Option<u64> {
+        let pa = FRAMES.lock().alloc_frame()?;
+        zero_frame(pa);
+        Some(pa)
+    }
+
+    fn get(&self, page: u64) {
+        mm::vm::PageMemory::get_page(&mut KernelTables, page);
+    }
+
+    fn put(&self, page: u64) {
+        mm::vm::PageMemory::put_page(&mut KernelTables, page);
+    }
+
+    fn read(&self, page: u64, offset: usize, out: &mut [u8]) {
+        mm::vm::PageMemory::read_page(&KernelTables, page, offset, out);
+    }
+
+    fn write(&self, page: u64, offset: usize, data: &[u8]) {
+        mm::vm::PageMemory::write_page(&mut KernelTables, page, offset, data);
+    }
+
+    fn zero(&self, page: u64, offset: usize, len: usize) {
+        // SAFETY: the file holds a reference on the frame.
+        let bytes = unsafe { frame_bytes(page) };
+        bytes[offset..offset + len].fill(0);
+    }
+
+    fn physical(&self) -> bool {
+        true
+    }
+}

@@ -1,5 +1,6 @@
 //! The serial console as a terminal: one `vfs::tty::Tty` behind /dev/console, /dev/ttyS0 and
-//! /dev/tty, fed by the UART receive interrupt.
+//! /dev/tty, fed by the UART receive interrupt. Also the pseudo-terminals' devpts instance
+//! (`/dev/ptmx`, `/dev/pts`), whose line disciplines live in `vfs::pty`.
 //!
 //! The interrupt handler only pushes bytes into a lock-free ring and wakes the `tty-input`
 //! thread; that thread runs the line discipline (locks, echo, signals, pollee wake-ups) in
@@ -12,6 +13,7 @@ use alloc::sync::Arc;
 use arch_api::{Arch, ConsoleInput};
 use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use spin::Once;
+use vfs::pty::DevPts;
 use vfs::tty::{InputRing, Tty};
 
 static RING: InputRing = InputRing::new();
@@ -21,6 +23,7 @@ static SYSRQ_ARMED: AtomicBool = AtomicBool::new(false);
 static SYSRQ_KEY: AtomicU8 = AtomicU8::new(0);
 static READER: Once<Arc<sched::Thread<A>>> = Once::new();
 static CONSOLE: Once<Arc<Tty>> = Once::new();
+static DEVPTS: Once<Arc<DevPts>> = Once::new();
 
 /// The console terminal (made on first use).
 pub fn console() -> Arc<Tty> {
@@ -29,7 +32,22 @@ pub fn console() -> Arc<Tty> {
             Arc::new(Tty::new(
                 Box::new(write_console),
                 Box::new(signal_foreground),
+                A::now_ns,
             ))
+        })
+        .clone()
+}
+
+/// The devpts instance (made on first use): mount it on /dev/pts and register its `ptmx()`
+/// as /dev/ptmx (5:2).
+pub fn devpts() -> Arc<DevPts> {
+    DEVPTS
+        .call_once(|| {
+            DevPts::new(
+                vfs::types::makedev(0, 4),
+                Arc::new(signal_foreground),
+                A::now_ns,
+            )
         })
         .clone()
 }

@@ -5,12 +5,14 @@
 use crate::memory::{KernelTables, phys_to_virt};
 use crate::{A, SCHED, TICK_HZ};
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use arch_api::{Arch, BootInfo, ExitStatus};
 use core::sync::atomic::{AtomicU64, Ordering};
 use devfs::{Csprng, DevFs, EntropySource};
 use linux::exec::elf::Machine;
 use spin::Once;
 use syscall::{Errno, Result};
+use vfs::mount::ms;
 use vfs::{Clock, Cred, DeviceRegistry, EmptyPath, Lookup, Path, Timespec, Vfs};
 
 static VFS: Once<Vfs> = Once::new();
@@ -166,7 +168,11 @@ impl Clock for KernelClock {
 fn mount_root(boot: &BootInfo) -> Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(KernelClock);
     let registry = Arc::new(DeviceRegistry::new());
-    let root_fs = tmpfs::TmpFs::new(clock.clone(), vfs::types::makedev(0, 1));
+    let root_fs = tmpfs::TmpFs::with_pages(
+        clock.clone(),
+        vfs::types::makedev(0, 1),
+        Arc::new(crate::memory::FramePages),
+    );
     let vfs = VFS.call_once(|| Vfs::new(root_fs, b"rootfs", registry.clone()));
     if let Some(r) = boot.initrd {
         // SAFETY: the initrd range is reserved (never handed out) and direct-mapped; nothing
@@ -194,6 +200,10 @@ fn mount_root(boot: &BootInfo) -> Result<()> {
         Ok(()) | Err(Errno::EEXIST) => {}
         Err(e) => return Err(e),
     }
+    vfs.register_fs_type(Arc::new(crate::fstypes::Tmpfs {
+        clock: clock.clone(),
+        pages: Arc::new(crate::memory::FramePages),
+    }));
     let dev = DevFs::new(clock, vfs::types::makedev(0, 2), registry);
     let rng = Csprng::new(Arc::new(TimerJitter));
     RNG.call_once(|| rng.clone());
@@ -204,6 +214,8 @@ fn mount_root(boot: &BootInfo) -> Result<()> {
     dev.register(b"console", 5, 1, 0o600, console.clone())?;
     dev.register(name.as_bytes(), major, minor, 0o620, console.clone())?;
     dev.register(b"tty", 5, 0, 0o666, console)?;
+    let devpts = crate::tty::devpts();
+    dev.register(b"ptmx", 5, 2, 0o666, devpts.ptmx())?;
     // /dev/kvm, world read-write as Linux distributions make it.
     dev.register(
         b"kvm",
@@ -213,7 +225,42 @@ fn mount_root(boot: &BootInfo) -> Result<()> {
         linux::kvm::device(),
     )?;
     let target = vfs.resolve(&lookup, Path::new(b"/dev", EmptyPath::Deny)?, true)?;
-    vfs.mount(&target, dev, b"devtmpfs")?;
+    // Mount flags and options as a Linux distribution's (systemd's) /proc/mounts shows them.
+    let devtmpfs = Arc::new(crate::fstypes::Shared {
+        name: "devtmpfs",
+        fs: dev.clone(),
+        known: &[],
+        shown: b"mode=755",
+    });
+    vfs.register_fs_type(devtmpfs.clone());
+    vfs.mount_fs(
+        &target,
+        dev,
+        b"devtmpfs",
+        ms::NOSUID | ms::RELATIME,
+        0,
+        b"mode=755".to_vec(),
+        Some(devtmpfs),
+    )?;
+    // Pseudo-terminal slaves on /dev/pts, as Linux distributions mount devpts.
+    vfs.mkdir(&lookup, Path::new(b"/dev/pts", EmptyPath::Deny)?, 0o755)?;
+    let target = vfs.resolve(&lookup, Path::new(b"/dev/pts", EmptyPath::Deny)?, true)?;
+    let devpts_type = Arc::new(crate::fstypes::Shared {
+        name: "devpts",
+        fs: devpts.clone(),
+        known: crate::fstypes::DEVPTS_OPTIONS,
+        shown: b"mode=600,ptmxmode=000",
+    });
+    vfs.register_fs_type(devpts_type.clone());
+    vfs.mount_fs(
+        &target,
+        devpts,
+        b"devpts",
+        ms::NOSUID | ms::NOEXEC | ms::RELATIME,
+        0,
+        b"mode=600,ptmxmode=000".to_vec(),
+        Some(devpts_type),
+    )?;
 
     match vfs.mkdir(&lookup, Path::new(b"/proc", EmptyPath::Deny)?, 0o555) {
         Ok(()) | Err(Errno::EEXIST) => {}
@@ -224,7 +271,22 @@ fn mount_root(boot: &BootInfo) -> Result<()> {
         .clone();
     let procfs = procfs::ProcFs::new(view, vfs::types::makedev(0, 3));
     let target = vfs.resolve(&lookup, Path::new(b"/proc", EmptyPath::Deny)?, true)?;
-    vfs.mount(&target, procfs, b"proc")?;
+    let proc_type = Arc::new(crate::fstypes::Shared {
+        name: "proc",
+        fs: procfs.clone(),
+        known: crate::fstypes::PROC_OPTIONS,
+        shown: b"",
+    });
+    vfs.register_fs_type(proc_type.clone());
+    vfs.mount_fs(
+        &target,
+        procfs,
+        b"proc",
+        ms::NOSUID | ms::NODEV | ms::NOEXEC | ms::RELATIME,
+        0,
+        Vec::new(),
+        Some(proc_type),
+    )?;
     Ok(())
 }
 

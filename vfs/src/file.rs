@@ -465,6 +465,20 @@ impl OpenFile {
         self.inode.ioctl(cmd, arg, user)
     }
 
+    /// The page-cache frame at `offset` for `mmap` ([`Inode::cached_page`]); `None` for
+    /// files with their own behaviour (devices, pipes) and inodes without a page cache.
+    pub fn cached_page(&self, offset: u64) -> Option<Result<u64>> {
+        if self.ops.is_some() {
+            return None;
+        }
+        self.inode.cached_page(offset)
+    }
+
+    /// Whether [`OpenFile::cached_page`] answers for every offset.
+    pub fn has_page_cache(&self) -> bool {
+        self.ops.is_none() && self.inode.has_page_cache()
+    }
+
     /// `ftruncate`: `EINVAL` unless a regular file open for writing (Linux says `EINVAL`, not
     /// `EBADF`, for a file open read-only), `EBADF` for `O_PATH`.
     pub fn truncate(&self, len: i64) -> Result<()> {

@@ -142,10 +142,60 @@ pub trait Inode: Any + Send + Sync {
         Err(Errno::ENOTTY)
     }
 
+    /// A "magic" link (`/proc/<pid>/fd/N`, `exe`, `cwd`, `root`): following it lands on the
+    /// object itself, not on a walk of [`readlink`](Self::readlink)'s text (Linux's
+    /// `nd_jump_link`), so a pipe or an unlinked file can be reopened. `None` (the default):
+    /// an ordinary symlink.
+    fn jump(&self) -> Option<Result<crate::walk::Jump>> {
+        None
+    }
+
     /// The open hook: an inode whose open files behave on their own (a FIFO) returns their
     /// object here. `None` = plain inode I/O (or, for device nodes, the device registry).
     fn open(&self, _flags: OpenFlags) -> Option<Result<Arc<dyn FileOps>>> {
         None
+    }
+
+    /// The page-cache page holding the file's bytes at `offset` (page aligned) as a physical
+    /// frame ([`PageProvider::physical`]), with one reference taken for the caller, who
+    /// drops it through the frame allocator (`mmap`: when the page is unmapped). Writes
+    /// through the frame are the file's data; `read_at`/`write_at` see them. An offset
+    /// wholly past the end of the file is an error (the fault becomes `SIGBUS`), a hole gets
+    /// a fresh zeroed page. `None` (the default): no page cache, `mmap` copies through
+    /// `read_at`.
+    fn cached_page(&self, _offset: u64) -> Option<Result<u64>> {
+        None
+    }
+
+    /// Whether [`Inode::cached_page`] answers for every offset (the file's pages are a page
+    /// cache of physical frames).
+    fn has_page_cache(&self) -> bool {
+        false
+    }
+}
+
+/// Where a filesystem keeps file pages (its page cache): 4 KiB pages named by a `u64`
+/// handle, reference counted. The kernel implements it over the frame allocator (handles are
+/// physical addresses, bytes through the direct map, counts shared with user mappings);
+/// host tests over the heap. The bytes of a page mapped into user space may change at any
+/// time: copy them, never keep references into them.
+pub trait PageProvider: Send + Sync {
+    /// A zeroed page holding one reference, or `None` if memory is exhausted.
+    fn alloc(&self) -> Option<u64>;
+    /// Takes one more reference on `page`.
+    fn get(&self, page: u64);
+    /// Drops one reference on `page`, freeing it with the last.
+    fn put(&self, page: u64);
+    /// Copies `out.len()` bytes of `page` from byte `offset` (`offset + out.len() <= 4096`).
+    fn read(&self, page: u64, offset: usize, out: &mut [u8]);
+    /// Copies `data` into `page` at byte `offset`.
+    fn write(&self, page: u64, offset: usize, data: &[u8]);
+    /// Zeroes `len` bytes of `page` from byte `offset`.
+    fn zero(&self, page: u64, offset: usize, len: usize);
+    /// Whether handles are physical frames that user mappings may map and count references
+    /// on ([`Inode::cached_page`] is offered only then).
+    fn physical(&self) -> bool {
+        false
     }
 }
 
@@ -209,6 +259,27 @@ pub trait FileOps: Send + Sync {
     /// files, whose ioctls need the whole calling process).
     fn as_any(&self) -> Option<&dyn Any> {
         None
+    }
+
+    /// The terminal whose slave side this file is (the console, a pty slave), for job
+    /// control (SIGTTIN/SIGTTOU) and the controlling-terminal ioctls, which need the caller.
+    /// `None` for everything else (a pty master included), at the cost of one call.
+    fn tty(&self) -> Option<&crate::tty::Tty> {
+        None
+    }
+
+    /// A read that may end on a timer rather than on data (a terminal's `VTIME`): after
+    /// `read` said `EAGAIN`, the monotonic time (ns) at which a read begun at `started`
+    /// gives up waiting and calls [`read_expired`](FileOps::read_expired). `None`: wait for
+    /// data only. Asked again after every wake-up (the answer may move).
+    fn read_deadline(&self, _started: u64) -> Option<u64> {
+        None
+    }
+
+    /// The read once its [`read_deadline`](FileOps::read_deadline) has passed: whatever is
+    /// there, possibly nothing (`Ok(0)`); `EAGAIN` to go on waiting.
+    fn read_expired(&self, _buf: &mut [u8]) -> Result<usize> {
+        Err(Errno::EAGAIN)
     }
 }
 

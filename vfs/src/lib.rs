@@ -5,6 +5,7 @@
 //! - [`Vfs`]: the mount table and the `*at` operations with Linux's errnos ([`ops`]);
 //! - [`OpenFile`], [`FdTable`]: open file descriptions and per-process fd tables;
 //! - [`pipe`], [`poll`]: pipes and FIFOs, readiness and waiters (nothing here blocks);
+//! - [`tty`], [`pty`]: the line discipline, pseudo-terminal pairs and `devpts`;
 //! - [`CharDevice`]/[`DeviceRegistry`]: drivers behind device nodes;
 //! - [`initramfs`]: unpacking a cpio archive into any directory.
 //!
@@ -32,6 +33,7 @@ pub mod path;
 pub mod perm;
 pub mod pipe;
 pub mod poll;
+pub mod pty;
 pub mod tty;
 pub mod types;
 pub mod walk;
@@ -39,11 +41,11 @@ pub mod walk;
 pub use device::{CharDevice, DeviceRegistry};
 pub use fd::FdTable;
 pub use file::{OpenFile, OpenFlags};
-pub use inode::{FileOps, FileSystem, Inode, RenameFlags, UserMem, same_inode};
+pub use inode::{FileOps, FileSystem, Inode, PageProvider, RenameFlags, UserMem, same_inode};
 pub use mount::{Mount, PathRef, Vfs};
 pub use path::{Component, EmptyPath, Last, NAME_MAX, PATH_MAX, Path};
 pub use poll::{Events, Pollee, Waiter, WaiterKey};
 pub use types::{
     Clock, Cred, DirEntry, FileType, Metadata, NewNode, SetAttr, SetTime, StatFs, Timespec,
 };
-pub use walk::{Lookup, Parent};
+pub use walk::{Jump, Lookup, Parent};

@@ -14,9 +14,11 @@ use syscall::{Errno, Result};
 
 impl Vfs {
     /// Write and search permission on the directory a name is created in or removed from.
+    /// `EROFS` on a read-only mount.
     fn may_modify(lookup: &Lookup<'_>, dir: &PathRef) -> Result<Metadata> {
         let meta = dir.metadata();
         may_access(&meta, lookup.cred, MAY_WRITE | MAY_EXEC)?;
+        dir.mount.check_writable()?;
         Ok(meta)
     }
 
@@ -98,15 +100,10 @@ impl Vfs {
                     if parent.trailing_slash {
                         return Err(Errno::EISDIR);
                     }
-                    Self::may_modify(lookup, &parent.dir)?;
+                    let dir_meta = Self::may_modify(lookup, &parent.dir)?;
                     let inode = parent.dir.inode.create(
                         name,
-                        &NewNode {
-                            mode: S_IFREG | (mode & 0o7777),
-                            rdev: 0,
-                            uid: lookup.cred.uid,
-                            gid: lookup.cred.gid,
-                        },
+                        &new_node(&dir_meta, lookup, S_IFREG | (mode & 0o7777), 0),
                     )?;
                     created = true;
                     PathRef {
@@ -135,6 +132,17 @@ impl Vfs {
         }
         if kind == FileType::Directory && (flags.writable() || flags.access() == 3) {
             return Err(Errno::EISDIR);
+        }
+        // A read-only mount refuses writes to its files (devices and FIFOs stay writable);
+        // a `nodev` one refuses to open device nodes (Linux's `may_open`).
+        if (flags.writable() || flags.contains(OpenFlags::TRUNC))
+            && matches!(kind, FileType::Regular | FileType::Directory)
+            && !created
+        {
+            place.mount.check_writable()?;
+        }
+        if matches!(kind, FileType::CharDevice | FileType::BlockDevice) && place.mount.nodev() {
+            return Err(Errno::EACCES);
         }
         if !created {
             let mut mask = 0;
@@ -207,8 +215,11 @@ impl Vfs {
     /// `mkdirat`.
     pub fn mkdir(&self, lookup: &Lookup<'_>, path: Path<'_>, mode: u32) -> Result<()> {
         let (dir, name) = self.create_parent(lookup, path, true)?;
-        dir.inode
-            .create(name, &new_node(lookup, S_IFDIR | (mode & 0o7777), 0))?;
+        let dir_meta = dir.metadata();
+        dir.inode.create(
+            name,
+            &new_node(&dir_meta, lookup, S_IFDIR | (mode & 0o7777), 0),
+        )?;
         Ok(())
     }
 
@@ -234,8 +245,11 @@ impl Vfs {
         } else {
             0
         };
-        dir.inode
-            .create(name, &new_node(lookup, mode & (S_IFMT | 0o7777), rdev))?;
+        let dir_meta = dir.metadata();
+        dir.inode.create(
+            name,
+            &new_node(&dir_meta, lookup, mode & (S_IFMT | 0o7777), rdev),
+        )?;
         Ok(())
     }
 
@@ -248,8 +262,8 @@ impl Vfs {
             return Err(Errno::ENAMETOOLONG);
         }
         let (dir, name) = self.create_parent(lookup, path, false)?;
-        dir.inode
-            .symlink(name, target, lookup.cred.uid, lookup.cred.gid)?;
+        let (_, uid, gid) = crate::perm::new_owner(&dir.metadata(), lookup.cred, 0);
+        dir.inode.symlink(name, target, uid, gid)?;
         Ok(())
     }
 
@@ -425,16 +439,20 @@ impl Vfs {
     ) -> Result<()> {
         let place = self.resolve(lookup, path, follow)?;
         let meta = place.metadata();
+        place.mount.check_writable()?;
         let attr = crate::perm::check_set_attr(&meta, lookup.cred, attr)?;
         place.inode.set_attr(&attr)
     }
 }
 
-fn new_node(lookup: &Lookup<'_>, mode: u32, rdev: u64) -> NewNode {
+/// A node made in a directory with `dir` metadata (owner and set-group-ID rules:
+/// [`crate::perm::new_owner`]).
+fn new_node(dir: &Metadata, lookup: &Lookup<'_>, mode: u32, rdev: u64) -> NewNode {
+    let (mode, uid, gid) = crate::perm::new_owner(dir, lookup.cred, mode);
     NewNode {
         mode,
         rdev,
-        uid: lookup.cred.uid,
-        gid: lookup.cred.gid,
+        uid,
+        gid,
     }
 }

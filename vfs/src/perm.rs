@@ -94,6 +94,29 @@ pub fn check_set_attr(meta: &Metadata, cred: &Cred, attr: &SetAttr) -> Result<Se
     Ok(attr)
 }
 
+/// The mode, owner and group of a node `cred` creates in directory `dir` with `mode` (type
+/// and permission bits), as Linux's `inode_init_owner` and `mode_strip_sgid`: the owner is
+/// the fsuid; in a set-group-ID directory the group is the directory's, a new directory
+/// inherits set-group-ID, and a group-executable set-group-ID file made by someone outside
+/// that group (and not root) loses the bit; elsewhere the group is the fsgid.
+pub fn new_owner(dir: &Metadata, cred: &Cred, mode: u32) -> (u32, u32, u32) {
+    if dir.mode & S_ISGID == 0 {
+        return (mode, cred.uid, cred.gid);
+    }
+    let is_dir = mode & crate::types::S_IFMT == crate::types::S_IFDIR;
+    let mode = if is_dir {
+        mode | S_ISGID
+    } else if mode & (S_ISGID | 0o010) == S_ISGID | 0o010
+        && cred.uid != 0
+        && !cred.in_group(dir.gid)
+    {
+        mode & !S_ISGID
+    } else {
+        mode
+    };
+    (mode, cred.uid, dir.gid)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,6 +172,45 @@ mod tests {
         assert_eq!(
             may_access(&file(0o640, 10, 20), &owner, 7),
             Err(Errno::EACCES)
+        );
+    }
+
+    #[test]
+    fn new_nodes_in_set_group_id_directories() {
+        let plain = Metadata {
+            mode: S_IFDIR | 0o777,
+            gid: 50,
+            ..Metadata::default()
+        };
+        let user = Cred::user(10, 20);
+        assert_eq!(
+            new_owner(&plain, &user, S_IFREG | 0o644),
+            (S_IFREG | 0o644, 10, 20)
+        );
+        let sgid = Metadata {
+            mode: S_IFDIR | S_ISGID | 0o777,
+            ..plain
+        };
+        assert_eq!(
+            new_owner(&sgid, &user, S_IFREG | 0o644),
+            (S_IFREG | 0o644, 10, 50)
+        );
+        assert_eq!(
+            new_owner(&sgid, &user, S_IFDIR | 0o755),
+            (S_IFDIR | S_ISGID | 0o755, 10, 50)
+        );
+        assert_eq!(
+            new_owner(&sgid, &user, S_IFREG | S_ISGID | 0o755),
+            (S_IFREG | 0o755, 10, 50)
+        );
+        let member = Cred {
+            uid: 10,
+            gid: 20,
+            groups: alloc::vec![50],
+        };
+        assert_eq!(
+            new_owner(&sgid, &member, S_IFREG | S_ISGID | 0o755),
+            (S_IFREG | S_ISGID | 0o755, 10, 50)
         );
     }
 

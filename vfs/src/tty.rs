@@ -9,15 +9,23 @@
 //! waiter list is a spin lock that threads take with interrupts enabled: notifying it from
 //! an interrupt could spin forever on a lock its own CPU holds).
 //!
-//! Output goes to the writer callback after `OPOST` processing; signal characters call the
-//! signal callback with the foreground process group. Numbers and bit values are Linux's
-//! (`include/uapi/asm-generic/termbits.h`, `ioctls.h`); x86_64 and arm64 share them.
+//! Output goes to the [`TtyDriver`] after `OPOST` processing (the console UART, or a pty
+//! master's read buffer); signal characters make the driver signal the foreground process
+//! group. Numbers and bit values are Linux's (`include/uapi/asm-generic/termbits.h`,
+//! `ioctls.h`); x86_64 and arm64 share them.
 //!
-//! Simplifications (documented in `.teams/0013-tty.md`): `VTIME` has no timer (a read that
-//! has at least one byte returns it at once; `VMIN = 0, VTIME > 0` waits for the first byte
-//! like `VMIN = 1`); `IXON` swallows ^S/^Q but output is never actually stopped; no
-//! `SIGTTIN`/`SIGTTOU` for background groups; erasing a tab moves back one column; ^H erases
-//! like `VERASE` in canonical mode (Linux would take it literally unless `VERASE` is ^H).
+//! `VTIME` is Linux's: a non-canonical read with `VMIN = 0, VTIME > 0` waits up to `VTIME`
+//! deciseconds for a byte and returns 0 on timeout; with `VMIN > 0, VTIME > 0` the timer
+//! starts at the first byte and restarts at each later one. Nothing here blocks: `read` says
+//! `EAGAIN` and [`FileOps::read_deadline`] tells the syscall layer when to give up waiting
+//! (it then calls [`FileOps::read_expired`]). Times come from the monotonic clock given to
+//! [`Tty::new`].
+//!
+//! Simplifications (documented in `.teams/0013-tty.md`): `IXON` swallows ^S/^Q but output is
+//! never actually stopped; erasing a tab moves back one column; ^H erases like `VERASE` in
+//! canonical mode (Linux would take it literally unless `VERASE` is ^H); a process does not
+//! record its controlling terminal, the terminal records its session (so `/dev/tty` is the
+//! console, and `TIOCSCTTY` does not check that the caller has no other terminal).
 
 mod ring;
 #[cfg(test)]
@@ -105,6 +113,8 @@ pub const SIGINT: u32 = 2;
 pub const SIGQUIT: u32 = 3;
 pub const SIGTSTP: u32 = 20;
 pub const SIGWINCH: u32 = 28;
+pub const SIGHUP: u32 = 1;
+pub const SIGCONT: u32 = 18;
 
 /// Longest canonical line, terminator included (Linux's `N_TTY_BUF_SIZE`); characters past
 /// it are dropped until the line ends.
@@ -186,15 +196,63 @@ impl Termios {
 
 /// Where output goes (the console UART).
 pub type Writer = Box<dyn Fn(&[u8]) + Send + Sync>;
-/// Sends signal `sig` to process group `pgid` (^C, ^\, ^Z, window size changes).
+/// Sends signal `sig` to process group `pgid` (^C, ^\, ^Z, window size changes, hang-up).
 pub type Signaller = Box<dyn Fn(i32, u32) + Send + Sync>;
+/// The monotonic clock in nanoseconds (for `VTIME`).
+pub type MonotonicClock = fn() -> u64;
+
+/// The device under a line discipline: where output goes and who sends signals.
+pub trait TtyDriver: Send + Sync {
+    /// Output after `OPOST` processing (echo included).
+    fn write(&self, bytes: &[u8]);
+    /// Sends `sig` to process group `pgid`.
+    fn signal(&self, pgid: i32, sig: u32);
+    /// Bytes [`write`](TtyDriver::write) can take now; a writer gets `EAGAIN` below 2 (a
+    /// byte may become two under `ONLCR`). Default: unlimited (a UART written synchronously).
+    fn write_room(&self) -> usize {
+        usize::MAX
+    }
+    /// A reader took input: room for more (a pty master's writers may go on).
+    fn input_consumed(&self) {}
+}
+
+/// [`TtyDriver`] over two callbacks (the console).
+struct Callbacks {
+    writer: Writer,
+    signal: Signaller,
+}
+
+impl TtyDriver for Callbacks {
+    fn write(&self, bytes: &[u8]) {
+        (self.writer)(bytes);
+    }
+
+    fn signal(&self, pgid: i32, sig: u32) {
+        (self.signal)(pgid, sig);
+    }
+}
+
+/// Who makes a controlling-terminal ioctl (`TIOCSCTTY`, `TIOCNOTTY`, `TIOCGPGRP`,
+/// `TIOCSPGRP`, `TIOCGSID`): Linux answers them relative to the caller's session.
+pub struct Caller<'a> {
+    pub pid: i32,
+    pub pgid: i32,
+    pub sid: i32,
+    /// May steal a terminal from another session (`TIOCSCTTY` with argument 1).
+    pub privileged: bool,
+    /// Whether a process group of this id exists in the caller's session (`TIOCSPGRP`).
+    pub pgrp_in_session: &'a dyn Fn(i32) -> bool,
+    /// Whether a session of this id still has a living process (a terminal whose session
+    /// is gone is free to take: Linux releases it when the leader exits).
+    pub session_alive: &'a dyn Fn(i32) -> bool,
+}
 
 /// A terminal: line discipline state plus the device's callbacks.
 pub struct Tty {
     state: Mutex<State>,
     pollee: Pollee,
-    writer: Writer,
-    signal: Signaller,
+    driver: Box<dyn TtyDriver>,
+    clock: MonotonicClock,
 }
 
 struct State {
@@ -211,6 +269,9 @@ struct State {
     edit: Vec<u8>,
     /// Non-canonical mode: bytes to read.
     raw: VecDeque<u8>,
+    /// Monotonic time the last byte was queued in non-canonical mode (`VTIME`'s inter-byte
+    /// timer counts from it).
+    last_rx: u64,
     /// The previous byte was VLNEXT: take this one literally.
     lnext: bool,
 }
@@ -230,35 +291,76 @@ fn is_ctl(c: u8) -> bool {
 impl Tty {
     /// A terminal with Linux's default termios, a 24x80 window and process group 1 in the
     /// foreground (PID 1 is the session leader owning the console).
-    pub fn new(writer: Writer, signal: Signaller) -> Tty {
+    pub fn new(writer: Writer, signal: Signaller, clock: MonotonicClock) -> Tty {
         let mut winsize = [0u8; 8];
         winsize[0..2].copy_from_slice(&24u16.to_le_bytes());
         winsize[2..4].copy_from_slice(&80u16.to_le_bytes());
+        let tty = Tty::with_driver(Box::new(Callbacks { writer, signal }), clock);
+        {
+            let mut s = tty.state.lock();
+            s.winsize = winsize;
+            s.fg_pgrp = 1;
+            s.sid = 1;
+        }
+        tty
+    }
+
+    /// A terminal over `driver` with Linux's default termios, a 0x0 window and no session
+    /// (a pty slave: a session leader takes it with `TIOCSCTTY`).
+    pub fn with_driver(driver: Box<dyn TtyDriver>, clock: MonotonicClock) -> Tty {
         Tty {
             state: Mutex::new(State {
                 termios: Termios::linux_default(),
-                winsize,
-                fg_pgrp: 1,
-                sid: 1,
+                winsize: [0u8; 8],
+                fg_pgrp: 0,
+                sid: 0,
                 lines: VecDeque::new(),
                 edit: Vec::new(),
                 raw: VecDeque::new(),
+                last_rx: 0,
                 lnext: false,
             }),
             pollee: Pollee::new(),
-            writer,
-            signal,
+            driver,
+            clock,
         }
     }
 
-    /// The current termios.
-    /// What job control needs: the foreground process group, the terminal's session, and
-    /// whether background writes stop (`TOSTOP`).
+    /// Wakes whoever polls or waits on the terminal (its driver made room for output, or
+    /// hung up).
+    pub fn wake(&self) {
+        self.pollee.notify();
+    }
+
+    /// Hang-up (a pty master closed): the terminal leaves its session. Returns the session
+    /// and foreground group it had (0: none), for the caller to signal.
+    pub fn hangup(&self) -> (i32, i32) {
+        let old = {
+            let mut s = self.state.lock();
+            let old = (s.sid, s.fg_pgrp);
+            s.sid = 0;
+            s.fg_pgrp = 0;
+            old
+        };
+        self.pollee.notify();
+        old
+    }
+
+    /// Input bytes queued and not read yet (the partial canonical line included): a pty
+    /// master's writes stop at [`MAX_INPUT`].
+    pub fn queued_input(&self) -> usize {
+        let s = self.state.lock();
+        s.lines.iter().map(Vec::len).sum::<usize>() + s.edit.len() + s.raw.len()
+    }
+
+    /// What job control needs: the foreground process group, the terminal's session (0:
+    /// none), and whether background writes stop (`TOSTOP`).
     pub fn job_control(&self) -> (i32, i32, bool) {
         let s = self.state.lock();
         (s.fg_pgrp, s.sid, s.termios.l(TOSTOP))
     }
 
+    /// The current termios.
     pub fn termios(&self) -> Termios {
         self.state.lock().termios
     }
@@ -292,10 +394,15 @@ impl Tty {
     /// Feeds received bytes through the line discipline (thread context).
     pub fn input(&self, bytes: &[u8]) {
         let mut fx = Effects::default();
+        let now = (self.clock)();
         let (pgrp, oflag) = {
             let mut s = self.state.lock();
+            let before = s.raw.len();
             for &b in bytes {
                 s.receive(b, &mut fx);
+            }
+            if s.raw.len() != before {
+                s.last_rx = now;
             }
             (s.fg_pgrp, s.termios.oflag)
         };
@@ -304,7 +411,7 @@ impl Tty {
         }
         for sig in fx.signals {
             if pgrp > 0 {
-                (self.signal)(pgrp, sig);
+                self.driver.signal(pgrp, sig);
             }
         }
         self.pollee.notify();
@@ -326,17 +433,17 @@ impl Tty {
         }
     }
 
-    /// Output processing (`OPOST`: `ONLCR`, `OCRNL`, `OLCUC`), then the writer.
+    /// Output processing (`OPOST`: `ONLCR`, `OCRNL`, `OLCUC`), then the driver.
     fn output(&self, bytes: &[u8], oflag: u32) {
         if oflag & OPOST == 0 {
-            (self.writer)(bytes);
+            self.driver.write(bytes);
             return;
         }
         let mut out = [0u8; 256];
         let mut n = 0;
         for &b in bytes {
             if n + 2 > out.len() {
-                (self.writer)(&out[..n]);
+                self.driver.write(&out[..n]);
                 n = 0;
             }
             match b {
@@ -360,7 +467,84 @@ impl Tty {
             }
         }
         if n > 0 {
-            (self.writer)(&out[..n]);
+            self.driver.write(&out[..n]);
+        }
+    }
+
+    /// Whether `cmd` is one of the controlling-terminal ioctls that
+    /// [`job_ioctl`](Tty::job_ioctl) answers for a caller.
+    pub fn is_job_ioctl(cmd: u32) -> bool {
+        matches!(
+            cmd,
+            TIOCSCTTY | TIOCNOTTY | TIOCGPGRP | TIOCSPGRP | TIOCGSID
+        )
+    }
+
+    /// The controlling-terminal ioctls as Linux answers them for `caller`:
+    /// - `TIOCSCTTY`: a session leader takes the terminal (its group in the foreground);
+    ///   `EPERM` for a non-leader, or if another living session has it (unless `arg` is 1
+    ///   and the caller is privileged: it is stolen). Already the caller's: nothing to do.
+    /// - `TIOCNOTTY`: `ENOTTY` unless it is the caller's terminal; a session leader gives it
+    ///   up, its foreground group getting SIGHUP and SIGCONT.
+    /// - `TIOCGPGRP`, `TIOCGSID`, `TIOCSPGRP`: `ENOTTY` unless it is the caller's terminal;
+    ///   `TIOCSPGRP` wants a group of the caller's session (`EPERM`), `EINVAL` if negative.
+    pub fn job_ioctl(
+        &self,
+        cmd: u32,
+        arg: usize,
+        user: &dyn UserMem,
+        caller: &Caller<'_>,
+    ) -> Result<usize> {
+        let (sid, fg) = {
+            let s = self.state.lock();
+            (s.sid, s.fg_pgrp)
+        };
+        let mine = sid != 0 && sid == caller.sid;
+        match cmd {
+            TIOCSCTTY => {
+                if mine {
+                    return Ok(0);
+                }
+                if caller.pid != caller.sid {
+                    return Err(Errno::EPERM);
+                }
+                if sid != 0 && (caller.session_alive)(sid) && !(arg == 1 && caller.privileged) {
+                    return Err(Errno::EPERM);
+                }
+                let mut s = self.state.lock();
+                s.sid = caller.sid;
+                s.fg_pgrp = caller.pgid;
+                Ok(0)
+            }
+            _ if !mine => Err(Errno::ENOTTY),
+            TIOCNOTTY => {
+                if caller.pid == caller.sid {
+                    {
+                        let mut s = self.state.lock();
+                        s.sid = 0;
+                        s.fg_pgrp = 0;
+                    }
+                    if fg > 0 {
+                        self.driver.signal(fg, SIGHUP);
+                        self.driver.signal(fg, SIGCONT);
+                    }
+                }
+                Ok(0)
+            }
+            TIOCGPGRP => Self::write_int(user, arg, fg),
+            TIOCGSID => Self::write_int(user, arg, sid),
+            TIOCSPGRP => {
+                let pgrp = Self::read_int(user, arg)?;
+                if pgrp < 0 {
+                    return Err(Errno::EINVAL);
+                }
+                if !(caller.pgrp_in_session)(pgrp) {
+                    return Err(Errno::EPERM);
+                }
+                self.state.lock().fg_pgrp = pgrp;
+                Ok(0)
+            }
+            _ => self.ioctl(cmd, arg, user),
         }
     }
 
@@ -553,24 +737,62 @@ impl State {
         }
     }
 
-    /// Non-canonical: bytes that must be queued before a read of `len` bytes returns.
+    /// Non-canonical: bytes that must be queued before a read of `len` bytes returns
+    /// without its timer (`VMIN = 0, VTIME > 0`: one; else `VMIN`, at most `len`).
     fn raw_needed(&self, len: usize) -> usize {
-        let vmin = usize::from(self.termios.cc[VMIN]);
-        if self.termios.cc[VTIME] != 0 {
-            // No inter-byte timer: any byte at all completes the read.
-            1
-        } else {
-            vmin.min(len).max(1)
-        }
+        usize::from(self.termios.cc[VMIN]).min(len).max(1)
     }
 
+    /// `poll`'s idea of readable, Linux's `input_available_p(tty, 1)`: a line; or in
+    /// non-canonical mode one byte when `VTIME` is set, else `VMIN` bytes.
     fn readable(&self) -> bool {
         if self.termios.l(ICANON) {
             !self.lines.is_empty()
+        } else if self.termios.cc[VTIME] != 0 {
+            !self.raw.is_empty()
         } else {
             self.raw.len() >= self.raw_needed(usize::MAX)
         }
     }
+
+    /// Moves up to `buf.len()` queued non-canonical bytes into `buf`.
+    fn take_raw(&mut self, buf: &mut [u8]) -> usize {
+        let n = self.raw.len().min(buf.len());
+        for (slot, b) in buf.iter_mut().zip(self.raw.drain(..n)) {
+            *slot = b;
+        }
+        n
+    }
+
+    /// `read`: the bytes read, or `EAGAIN`.
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        if self.termios.l(ICANON) {
+            // One line per read, as Linux: the rest of a long line stays for the next read.
+            let Some(mut line) = self.lines.pop_front() else {
+                return Err(Errno::EAGAIN);
+            };
+            let n = line.len().min(buf.len());
+            buf[..n].copy_from_slice(&line[..n]);
+            if n < line.len() {
+                line.drain(..n);
+                self.lines.push_front(line);
+            }
+            return Ok(n);
+        }
+        let (vmin, vtime) = (self.termios.cc[VMIN], self.termios.cc[VTIME]);
+        if self.raw.is_empty() && vmin == 0 && vtime == 0 {
+            return Ok(0);
+        }
+        if self.raw.len() < self.raw_needed(buf.len()) {
+            return Err(Errno::EAGAIN);
+        }
+        Ok(self.take_raw(buf))
+    }
+}
+
+/// Nanoseconds in `VTIME` deciseconds.
+fn vtime_ns(vtime: u8) -> u64 {
+    u64::from(vtime) * 100_000_000
 }
 
 impl FileOps for Tty {
@@ -582,46 +804,75 @@ impl FileOps for Tty {
         if buf.is_empty() {
             return Ok(0);
         }
-        let mut s = self.state.lock();
-        if s.termios.l(ICANON) {
-            // One line per read, as Linux: the rest of a long line stays for the next read.
-            let Some(mut line) = s.lines.pop_front() else {
-                return Err(Errno::EAGAIN);
-            };
-            let n = line.len().min(buf.len());
-            buf[..n].copy_from_slice(&line[..n]);
-            if n < line.len() {
-                line.drain(..n);
-                s.lines.push_front(line);
-            }
-            return Ok(n);
+        let r = self.state.lock().read(buf);
+        if matches!(r, Ok(n) if n > 0) {
+            self.driver.input_consumed();
         }
+        r
+    }
+
+    fn read_deadline(&self, started: u64) -> Option<u64> {
+        let s = self.state.lock();
         let (vmin, vtime) = (s.termios.cc[VMIN], s.termios.cc[VTIME]);
-        if s.raw.is_empty() && vmin == 0 && vtime == 0 {
-            return Ok(0);
+        if s.termios.l(ICANON) || vtime == 0 {
+            None
+        } else if vmin == 0 {
+            // The whole read waits at most VTIME.
+            Some(started.saturating_add(vtime_ns(vtime)))
+        } else if s.raw.is_empty() {
+            // The inter-byte timer starts with the first byte.
+            None
+        } else {
+            Some(started.max(s.last_rx).saturating_add(vtime_ns(vtime)))
         }
-        if s.raw.len() < s.raw_needed(buf.len()) {
-            return Err(Errno::EAGAIN);
+    }
+
+    fn read_expired(&self, buf: &mut [u8]) -> Result<usize> {
+        let r = {
+            let mut s = self.state.lock();
+            if s.termios.l(ICANON) || (s.raw.is_empty() && s.termios.cc[VMIN] != 0) {
+                Err(Errno::EAGAIN)
+            } else {
+                Ok(s.take_raw(buf))
+            }
+        };
+        if matches!(r, Ok(n) if n > 0) {
+            self.driver.input_consumed();
         }
-        let n = s.raw.len().min(buf.len());
-        for (slot, b) in buf.iter_mut().zip(s.raw.drain(..n)) {
-            *slot = b;
-        }
-        Ok(n)
+        r
     }
 
     fn write(&self, _offset: u64, buf: &[u8], _nonblock: bool) -> Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
         let oflag = self.state.lock().termios.oflag;
-        self.output(buf, oflag);
-        Ok(buf.len())
+        // Room for the worst case: every byte doubled by ONLCR.
+        let room = match self.driver.write_room() {
+            r if oflag & (OPOST | ONLCR) == OPOST | ONLCR => r / 2,
+            r => r,
+        };
+        if room == 0 {
+            return Err(Errno::EAGAIN);
+        }
+        let n = buf.len().min(room);
+        self.output(&buf[..n], oflag);
+        Ok(n)
     }
 
     fn poll(&self) -> Events {
-        let mut ev = Events::OUT | Events::WRNORM;
+        let mut ev = Events::EMPTY;
+        if self.driver.write_room() >= 2 {
+            ev |= Events::OUT | Events::WRNORM;
+        }
         if self.state.lock().readable() {
             ev |= Events::IN | Events::RDNORM;
         }
         ev
+    }
+
+    fn tty(&self) -> Option<&Tty> {
+        Some(self)
     }
 
     fn pollee(&self) -> Option<&Pollee> {
@@ -653,7 +904,7 @@ impl FileOps for Tty {
                     (changed, s.fg_pgrp)
                 };
                 if changed && pgrp > 0 {
-                    (self.signal)(pgrp, SIGWINCH);
+                    self.driver.signal(pgrp, SIGWINCH);
                 }
                 Ok(0)
             }

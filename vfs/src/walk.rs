@@ -28,6 +28,14 @@ pub struct Lookup<'a> {
     pub cred: &'a Cred,
 }
 
+/// Where a magic link ([`Inode::jump`]) leads.
+pub enum Jump {
+    /// A place in the tree (an open file's, a process's cwd or root).
+    Place(PathRef),
+    /// An object outside the tree (a pipe), reached on the link's own mount.
+    Inode(Arc<dyn Inode>),
+}
+
 /// The parent directory of a create-style call and its last component.
 pub struct Parent<'a> {
     /// The directory the name lives in.
@@ -105,11 +113,21 @@ impl Vfs {
                         if *links > MAX_SYMLINKS {
                             return Err(Errno::ELOOP);
                         }
-                        let target = child.inode.readlink()?;
-                        if target.is_empty() {
-                            return Err(Errno::ENOENT);
-                        }
-                        cur = self.resolve_inner(lookup, &cur, &target, true, links)?;
+                        cur = match child.inode.jump() {
+                            Some(Ok(Jump::Place(place))) => place,
+                            Some(Ok(Jump::Inode(inode))) => PathRef {
+                                mount: child.mount.clone(),
+                                inode,
+                            },
+                            Some(Err(e)) => return Err(e),
+                            None => {
+                                let target = child.inode.readlink()?;
+                                if target.is_empty() {
+                                    return Err(Errno::ENOENT);
+                                }
+                                self.resolve_inner(lookup, &cur, &target, true, links)?
+                            }
+                        };
                     } else {
                         cur = child;
                     }
@@ -159,12 +177,7 @@ impl Vfs {
                 break;
             }
             match cur.mount.parent() {
-                Some((mount, inode)) => {
-                    cur = PathRef {
-                        mount: mount.clone(),
-                        inode: inode.clone(),
-                    }
-                }
+                Some((mount, inode)) => cur = PathRef { mount, inode },
                 None => return Ok(cur),
             }
         }
@@ -191,10 +204,7 @@ impl Vfs {
             if cur.is_mount_root() {
                 match cur.mount.parent() {
                     Some((mount, inode)) => {
-                        cur = PathRef {
-                            mount: mount.clone(),
-                            inode: inode.clone(),
-                        };
+                        cur = PathRef { mount, inode };
                         continue;
                     }
                     None => break,

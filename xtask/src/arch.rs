@@ -20,7 +20,8 @@ pub enum Verdict {
     Success,
     /// The kernel asked to exit with failure (panic, fatal exception, failed test).
     Failure,
-    /// Anything else: killed, triple fault with `-no-reboot`, QEMU error, Ctrl-A X.
+    /// Anything else: killed (a test boot that triple-faults pauses until its timeout), a
+    /// triple fault with `-no-reboot`, QEMU error, Ctrl-A X.
     Other,
 }
 

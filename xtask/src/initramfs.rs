@@ -229,8 +229,9 @@ pub const SCENARIOS: [(&str, &str); 1] = [(
     include_str!("../../syscall/user/scenarios/applets.sh"),
 )];
 
-const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n";
-const GROUP: &str = "root:x:0:\n";
+const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\n\
+                      nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n";
+const GROUP: &str = "root:x:0:\nnogroup:x:65534:\n";
 const PROFILE: &str = "\
 # Read by login shells (ash -l). The PATH is Linux's usual one for root.
 export PATH=/sbin:/usr/sbin:/bin:/usr/bin

@@ -80,6 +80,7 @@ fn cmd_run(args: &cli::RunArgs) -> anyhow::Result<ExitCode> {
     spec.smp = args.smp;
     spec.el1 = args.el1;
     spec.gdb = args.gdb;
+    spec.hold_on_reset = false;
     spec.extra.clone_from(&args.qemu_args);
     if args.grub {
         let cmdline = args.append.as_deref().unwrap_or("");

@@ -35,6 +35,11 @@ pub struct Spec {
     /// aarch64: enter at EL1 (no `virtualization=on`).
     pub el1: bool,
     pub gdb: Option<u16>,
+    /// x86_64: when the guest resets (a triple fault, since the kernel stops QEMU through
+    /// isa-debug-exit), pause instead of exiting, so that a timed-out test's monitor
+    /// `info registers` ([`SYSRQ_ON_TIMEOUT`]) shows the faulting state. Test boots only: an
+    /// interactive run or a Linux boot (which powers off through ACPI) wants `-no-reboot`.
+    pub hold_on_reset: bool,
     pub extra: Vec<String>,
 }
 
@@ -50,6 +55,7 @@ impl Spec {
             initrd: None,
             el1: false,
             gdb: None,
+            hold_on_reset: true,
             extra: Vec::new(),
         }
     }
@@ -63,14 +69,12 @@ impl Spec {
             Arch::Aarch64 if self.el1 => push(&["-M", "virt,gic-version=3", "-cpu", "max"]),
             Arch::Aarch64 => push(&["-M", "virt,virtualization=on,gic-version=3", "-cpu", "max"]),
         }
-        push(&[
-            "-m",
-            &self.mem,
-            "-smp",
-            &self.smp.to_string(),
-            "-nographic",
-            "-no-reboot",
-        ]);
+        push(&["-m", &self.mem, "-smp", &self.smp.to_string(), "-nographic"]);
+        if self.hold_on_reset && self.arch == Arch::X86_64 {
+            push(&["-action", "reboot=shutdown,shutdown=pause"]);
+        } else {
+            push(&["-no-reboot"]);
+        }
         match self.arch {
             Arch::X86_64 => push(&["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]),
             Arch::Aarch64 => push(&["-semihosting-config", "enable=on,target=native"]),
@@ -336,6 +340,7 @@ mod tests {
             initrd: None,
             el1: false,
             gdb: None,
+            hold_on_reset: true,
             extra: Vec::new(),
         }
     }
@@ -344,9 +349,13 @@ mod tests {
     fn x86_64_command_line() {
         assert_eq!(
             spec(Arch::X86_64).display(),
-            "qemu-system-x86_64 -M q35 -cpu max -m 256M -smp 1 -nographic -no-reboot \
+            "qemu-system-x86_64 -M q35 -cpu max -m 256M -smp 1 -nographic \
+             -action reboot=shutdown,shutdown=pause \
              -device isa-debug-exit,iobase=0xf4,iosize=0x04 -kernel /k -append test=all"
         );
+        let mut run = spec(Arch::X86_64);
+        run.hold_on_reset = false;
+        assert!(run.display().contains(" -nographic -no-reboot -device "));
     }
 
     #[test]

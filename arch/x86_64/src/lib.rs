@@ -4,6 +4,9 @@
 //! user-memory copies). [`X86_64`] implements [`arch_api::Arch`].
 #![cfg_attr(not(test), no_std)]
 
+#[cfg(target_os = "none")]
+extern crate alloc;
+
 // Everything that touches the hardware only builds for the kernel target; the pure parts
 // (boot-information parsing, page-table entry format) also build and are tested on the host.
 #[cfg(target_os = "none")]
@@ -141,6 +144,9 @@ impl Arch for X86_64 {
     }
 
     unsafe fn switch(from: *mut Self::Context, to: *const Self::Context) {
+        // SAFETY: interrupts are masked (the switch contract). The next thread may run other
+        // user code: the outgoing one's user FP state and bases go to its context first.
+        unsafe { user::save_live_state() };
         // SAFETY: forwarded to the caller (same contract).
         unsafe { context::switch(from, to) }
     }

@@ -29,9 +29,12 @@ pub struct PerCpu {
     /// The `UserContext` of the user code running on this CPU (set by `run_user`), where a
     /// trap from ring 3 saves the state that a thread switch would otherwise clobber.
     pub user_ctx: UnsafeCell<u64>,
-    /// User state this CPU holds in its registers (see `user.rs`): the token of the FXSAVE
-    /// image the FP/SSE registers match (0: unknown), and the FS and user GS bases loaded.
-    pub fx_loaded: UnsafeCell<u64>,
+    /// User state this CPU holds in its registers (see `user::LiveExt`): the `Ext` (0: none),
+    /// its token, whether user code changed the registers since, and the FS and user GS
+    /// bases in the MSRs when not.
+    pub ext_owner: UnsafeCell<u64>,
+    pub ext_token: UnsafeCell<u64>,
+    pub ext_dirty: UnsafeCell<u64>,
     pub fs_loaded: UnsafeCell<u64>,
     pub gs_loaded: UnsafeCell<u64>,
     /// Task-state segment: IST stacks and the ring-0 stack.
@@ -52,7 +55,9 @@ impl PerCpu {
             user_rsp: UnsafeCell::new(0),
             kernel_rsp: UnsafeCell::new(0),
             user_ctx: UnsafeCell::new(0),
-            fx_loaded: UnsafeCell::new(0),
+            ext_owner: UnsafeCell::new(0),
+            ext_token: UnsafeCell::new(0),
+            ext_dirty: UnsafeCell::new(0),
             fs_loaded: UnsafeCell::new(0),
             gs_loaded: UnsafeCell::new(0),
             tss: UnsafeCell::new(Tss::new()),

@@ -9,14 +9,18 @@
 //! - SYSCALL lands in `x86_syscall_entry`: `swapgs`, stack switch, general registers into the
 //!   context, then it "returns" from `x86_enter_user` through `x86_user_exit`.
 //! - An interrupt or exception from ring 3 goes through the ordinary trap path, whose frame
-//!   ends exactly at RSP0; [`crate::traps`] calls [`trap_from_user`], which saves the state into
-//!   the context (found through `%gs:user_ctx`, before anything can switch threads), and the
-//!   trap path then leaves through `x86_user_exit` too.
+//!   ends exactly at RSP0; [`crate::traps`] calls [`trap_from_user`], which saves the general
+//!   registers into the context (found through `%gs:user_ctx`, before anything can switch
+//!   threads), and the trap path then leaves through `x86_user_exit` too.
+//! - FP/SSE state and the FS/GS bases are not saved on the way in at all: they stay in the
+//!   registers, owned by the context that loaded them, until a thread switch, another
+//!   context's entry or a reader of the context saves them ([`LiveExt`]), as Linux does.
 //!
 //! Return to user mode is by SYSRETQ when RCX/R11 equal RIP/RFLAGS (the common case after a
 //! system call), else by IRETQ (after interrupts and exceptions, or when the kernel moved
 //! RIP, e.g. for a signal). Either way RCX/R11 come back as SYSCALL left them, as on Linux.
 
+use alloc::boxed::Box;
 use core::arch::{asm, global_asm};
 use core::mem::offset_of;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -67,7 +71,6 @@ static MXCSR_MASK: AtomicU32 = AtomicU32::new(0xffbf);
 
 /// The user register state of one thread. Field order is what the assembly below uses
 /// (through `offset_of!`), so it can change freely.
-#[derive(Clone)]
 #[repr(C, align(16))]
 pub struct UserContext {
     pub rax: u64,
@@ -90,28 +93,122 @@ pub struct UserContext {
     pub rflags: u64,
     /// USER_CS64, or USER_CS32 for compatibility-mode code.
     pub cs: u64,
-    pub fs_base: u64,
-    pub gs_base: u64,
     /// Vector, error code and CR2 of the trap behind the last [`EXIT_TRAP`].
     trap_vector: u64,
     trap_error: u64,
     trap_cr2: u64,
-    /// Identifies the FXSAVE that filled `fx` (0: none, or changed since): if the CPU's
-    /// registers still hold that image, entry skips the FXRSTOR.
-    fx_token: u64,
+    /// FP/SSE state and FS/GS bases, on the heap so that a CPU can point at them while the
+    /// context moves (see [`Ext`]).
+    ext: Box<Ext>,
+}
+
+/// The user state the kernel never touches, saved lazily: FP/SSE registers, FS base and user
+/// GS base. After user code ran, the CPU's registers hold the newest values and this copy
+/// may be old until a thread switch (or a reader of the context, or another context's entry)
+/// saves them (see [`LiveExt`]).
+#[repr(C, align(16))]
+struct Ext {
     fx: FxArea,
+    fs_base: u64,
+    gs_base: u64,
+    /// Names this content (never 0, never reused): a CPU whose `ext_token` equals it holds
+    /// exactly this state (or newer, while `ext_dirty`) in its registers.
+    token: u64,
+}
+
+impl Ext {
+    fn new_token() -> u64 {
+        FX_TOKENS.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+impl Clone for UserContext {
+    fn clone(&self) -> Self {
+        let mut ext = Box::new(Ext {
+            fx: self.ext.fx,
+            fs_base: self.ext.fs_base,
+            gs_base: self.ext.gs_base,
+            token: Ext::new_token(),
+        });
+        let was = crate::irq_save_disable();
+        if let Some(live) = LiveExt::of(&self.ext) {
+            live.save_into(&mut ext);
+        }
+        crate::irq_restore(was);
+        Self {
+            rax: self.rax,
+            rbx: self.rbx,
+            rcx: self.rcx,
+            rdx: self.rdx,
+            rsi: self.rsi,
+            rdi: self.rdi,
+            rbp: self.rbp,
+            r8: self.r8,
+            r9: self.r9,
+            r10: self.r10,
+            r11: self.r11,
+            r12: self.r12,
+            r13: self.r13,
+            r14: self.r14,
+            r15: self.r15,
+            rsp: self.rsp,
+            rip: self.rip,
+            rflags: self.rflags,
+            cs: self.cs,
+            trap_vector: self.trap_vector,
+            trap_error: self.trap_error,
+            trap_cr2: self.trap_cr2,
+            ext,
+        }
+    }
+}
+
+impl Drop for UserContext {
+    fn drop(&mut self) {
+        // The CPU must not keep a pointer to the freed state (a thread switch would save
+        // into it). Only this CPU's slots can point here: another CPU's state for this
+        // context was saved when its thread switched away from there.
+        let was = crate::irq_save_disable();
+        let cpu = percpu::current();
+        // SAFETY: this CPU's slots, interrupts masked.
+        unsafe {
+            if *cpu.ext_owner.get() == &raw const *self.ext as u64 {
+                *cpu.ext_owner.get() = 0;
+                *cpu.ext_token.get() = 0;
+                *cpu.ext_dirty.get() = 0;
+            }
+        }
+        crate::irq_restore(was);
+    }
 }
 
 impl UserContext {
-    /// The saved FP/SSE state.
-    pub fn fx(&self) -> &FxArea {
-        &self.fx
+    /// The saved FP/SSE state (the newest, also while the registers hold it).
+    pub fn fx(&self) -> FxArea {
+        let was = crate::irq_save_disable();
+        let fx = match LiveExt::of(&self.ext) {
+            Some(live) => live.fx(),
+            None => self.ext.fx,
+        };
+        crate::irq_restore(was);
+        fx
     }
     /// The saved FP/SSE state, for changing it (signal frames, ptrace): the next entry
     /// reloads it.
     pub fn fx_mut(&mut self) -> &mut FxArea {
-        self.fx_token = 0;
-        &mut self.fx
+        &mut self.sync().fx
+    }
+    /// Bring `ext` up to date with the registers if this CPU holds it, and make the next
+    /// entry load it (the caller is about to change it).
+    fn sync(&mut self) -> &mut Ext {
+        let was = crate::irq_save_disable();
+        if let Some(live) = LiveExt::of(&self.ext) {
+            live.save_into(&mut self.ext);
+            live.forget();
+        }
+        crate::irq_restore(was);
+        self.ext.token = Ext::new_token();
+        &mut self.ext
     }
 }
 
@@ -147,13 +244,15 @@ impl arch_api::UserContext for UserContext {
             rip: entry,
             rflags: RFLAGS_IF | RFLAGS_RESERVED,
             cs: u64::from(USER_CS64),
-            fs_base: 0,
-            gs_base: 0,
             trap_vector: 0,
             trap_error: 0,
             trap_cr2: 0,
-            fx_token: 0,
-            fx,
+            ext: Box::new(Ext {
+                fx,
+                fs_base: 0,
+                gs_base: 0,
+                token: Ext::new_token(),
+            }),
         }
     }
     fn ip(&self) -> u64 {
@@ -169,10 +268,17 @@ impl arch_api::UserContext for UserContext {
         self.rsp = sp;
     }
     fn tls(&self) -> u64 {
-        self.fs_base
+        let was = crate::irq_save_disable();
+        let fs = match LiveExt::of(&self.ext) {
+            // SAFETY: the MSR exists; it holds this context's FS base (`LiveExt`).
+            Some(_) => unsafe { cpu::rdmsr(MSR_FS_BASE) },
+            None => self.ext.fs_base,
+        };
+        crate::irq_restore(was);
+        fs
     }
     fn set_tls(&mut self, tls: u64) {
-        self.fs_base = tls;
+        self.sync().fs_base = tls;
     }
     fn syscall_number(&self) -> usize {
         self.rax as usize
@@ -243,7 +349,7 @@ impl arch_api::UserContext for UserContext {
     const FP_STATE_SIZE: usize = 512;
     fn fp_state(&self, out: &mut [u8]) {
         let n = out.len().min(512);
-        out[..n].copy_from_slice(&self.fx.0[..n]);
+        out[..n].copy_from_slice(&self.fx().0[..n]);
     }
     fn set_fp_state(&mut self, src: &[u8]) {
         if let Some(src) = src.get(..512) {
@@ -423,7 +529,8 @@ x86_user_exit:
 );
 
 unsafe extern "C" {
-    fn x86_enter_user(ctx: *mut UserContext, sysret: u64) -> u64;
+    /// `ctx` is a `*mut UserContext` (only the general registers' offsets are used).
+    fn x86_enter_user(ctx: *mut u8, sysret: u64) -> u64;
     static x86_syscall_entry: u8;
     static x86_syscall_compat_entry: u8;
 }
@@ -457,79 +564,156 @@ pub fn init_cpu() {
     }
 }
 
-/// Source of FXSAVE image tokens (0 is never handed out).
+/// Source of [`Ext`] tokens (0 is never handed out).
 static FX_TOKENS: AtomicU64 = AtomicU64::new(1);
 
-/// Save what the general-register paths do not: FP/SSE state, FS and GS base. Must run
-/// before anything can switch threads (which would load another thread's user state).
-fn save_extended(ctx: &mut UserContext) {
-    let token = FX_TOKENS.fetch_add(1, Ordering::Relaxed);
-    let cpu = percpu::current();
-    // SAFETY: FXSAVE writes the 512-byte, 16-aligned area inside `ctx`. The MSRs exist; after
-    // `swapgs` the user's GS base is in KERNEL_GS_BASE. The per-CPU slots are this CPU's,
-    // written with interrupts masked.
-    unsafe {
-        asm!("fxsave64 [{}]", in(reg) &mut ctx.fx, options(nostack, preserves_flags));
-        ctx.fs_base = cpu::rdmsr(MSR_FS_BASE);
-        ctx.gs_base = cpu::rdmsr(MSR_KERNEL_GS_BASE);
-        *cpu.fx_loaded.get() = token;
-        *cpu.fs_loaded.get() = ctx.fs_base;
-        *cpu.gs_loaded.get() = ctx.gs_base;
-    }
-    ctx.fx_token = token;
+/// The [`Ext`] this CPU's registers hold (FP/SSE registers, FS_BASE, and the user GS base in
+/// KERNEL_GS_BASE while the kernel runs), when they hold one.
+///
+/// The per-CPU slots: `ext_owner` points at that `Ext`, `ext_token` is its token at load
+/// time, `ext_dirty` says user code ran since, so the registers are newer than the `Ext`.
+/// The pointer stays valid: the `Ext` is on the heap (moving its context does not move it),
+/// dropping the context clears the slots, and a dirty state is saved at every thread switch
+/// ([`save_live_state`]), so a thread's user state never stays in another thread's way.
+/// Like Linux, a system call then saves no FP state at all; a switch saves it once.
+struct LiveExt {
+    cpu: &'static percpu::PerCpu,
 }
 
-/// Load `ctx`'s FP/SSE state and FS/GS bases, skipping what this CPU already holds: the
-/// FXRSTOR when the registers still match `ctx.fx` (nothing but user code changes them, and
-/// every exit saves), a WRMSR when the base is already loaded. On QEMU TCG this halves the
-/// cost of a system call (see .teams/0006).
+impl LiveExt {
+    /// This CPU's hold on `ext`, if its registers hold that state. Interrupts masked.
+    fn of(ext: &Ext) -> Option<Self> {
+        let cpu = percpu::current();
+        // SAFETY: this CPU's slots, with interrupts masked (the caller's).
+        let held = unsafe { *cpu.ext_token.get() };
+        (held != 0 && held == ext.token).then_some(Self { cpu })
+    }
+
+    /// Copy the register state into `out` (the owner's `Ext` or another one), if it is newer.
+    fn save_into(&self, out: &mut Ext) {
+        // SAFETY: this CPU's slot, interrupts masked.
+        if unsafe { *self.cpu.ext_dirty.get() } != 0 {
+            save_registers(out);
+        }
+    }
+
+    /// The FP/SSE registers' state, read without changing anything.
+    fn fx(&self) -> FxArea {
+        let mut fx = FxArea([0; 512]);
+        // SAFETY: FXSAVE writes the 512-byte, 16-aligned area we own.
+        unsafe { asm!("fxsave64 [{}]", in(reg) &mut fx, options(nostack, preserves_flags)) };
+        fx
+    }
+
+    /// Stop holding: the next entry loads the context's `Ext` afresh.
+    fn forget(&self) {
+        // SAFETY: this CPU's slots, interrupts masked.
+        unsafe {
+            *self.cpu.ext_owner.get() = 0;
+            *self.cpu.ext_token.get() = 0;
+            *self.cpu.ext_dirty.get() = 0;
+        }
+    }
+}
+
+/// FXSAVE and read both bases into `out`. Interrupts masked, user state in the registers.
+fn save_registers(out: &mut Ext) {
+    let cpu = percpu::current();
+    // SAFETY: FXSAVE writes the 512-byte, 16-aligned area inside `out`. The MSRs exist; after
+    // `swapgs` the user's GS base is in KERNEL_GS_BASE. This CPU's slots, interrupts masked.
+    unsafe {
+        asm!("fxsave64 [{}]", in(reg) &mut out.fx, options(nostack, preserves_flags));
+        out.fs_base = cpu::rdmsr(MSR_FS_BASE);
+        out.gs_base = cpu::rdmsr(MSR_KERNEL_GS_BASE);
+        *cpu.fs_loaded.get() = out.fs_base;
+        *cpu.gs_loaded.get() = out.gs_base;
+    }
+}
+
+/// Save the user state this CPU's registers hold into its context, if user code changed it
+/// since the last save. The thread switch calls this (interrupts masked), so a thread's
+/// unsaved state never outlives its time on the CPU: another thread may enter other user
+/// code, and the context may next be read, changed or dropped on another CPU.
+///
+/// # Safety
+/// Interrupts masked.
+pub(crate) unsafe fn save_live_state() {
+    let cpu = percpu::current();
+    // SAFETY: this CPU's slots (interrupts masked, the caller's contract). A nonzero owner
+    // points at a live `Ext` (see `LiveExt`): its context's `Drop` would have cleared it.
+    unsafe {
+        if *cpu.ext_dirty.get() != 0 {
+            let owner = &mut *(*cpu.ext_owner.get() as *mut Ext);
+            save_registers(owner);
+            // The `Ext` now equals the registers, under a new token: a CPU that loaded
+            // the older content under the old one must not take it for this.
+            owner.token = Ext::new_token();
+            *cpu.ext_token.get() = owner.token;
+            *cpu.ext_dirty.get() = 0;
+        }
+    }
+}
+
+/// Load `ext` into the registers unless this CPU holds it already (then they hold exactly it,
+/// or newer values from the same user code), saving the state they held first if newer.
+/// From here until the next save the registers are newer than `ext`. On QEMU TCG each FXSAVE
+/// or FXRSTOR costs ~250 ns: a system call does neither.
 ///
 /// # Safety
 /// Interrupts must be masked (until user mode), and the bases canonical.
-unsafe fn load_extended(ctx: &mut UserContext) {
+unsafe fn load_extended(ext: &mut Ext) {
     let cpu = percpu::current();
     // SAFETY: this CPU's slots, interrupts masked (the caller's contract).
-    let (fx, fs, gs) = unsafe {
+    let (owner, token, dirty) = unsafe {
         (
-            &mut *cpu.fx_loaded.get(),
-            &mut *cpu.fs_loaded.get(),
-            &mut *cpu.gs_loaded.get(),
+            &mut *cpu.ext_owner.get(),
+            &mut *cpu.ext_token.get(),
+            &mut *cpu.ext_dirty.get(),
         )
     };
-    if ctx.fx_token == 0 || ctx.fx_token != *fx {
+    if *token == 0 || *token != ext.token {
+        // SAFETY: interrupts masked (the caller's contract).
+        unsafe { save_live_state() };
         let mask = MXCSR_MASK.load(Ordering::Relaxed);
-        let mxcsr = u32::from_le_bytes(ctx.fx.0[FX_MXCSR..FX_MXCSR + 4].try_into().unwrap());
-        ctx.fx.0[FX_MXCSR..FX_MXCSR + 4].copy_from_slice(&(mxcsr & mask).to_le_bytes());
+        let mxcsr = u32::from_le_bytes(ext.fx.0[FX_MXCSR..FX_MXCSR + 4].try_into().unwrap());
+        ext.fx.0[FX_MXCSR..FX_MXCSR + 4].copy_from_slice(&(mxcsr & mask).to_le_bytes());
         // SAFETY: FXRSTOR reads the aligned area; with MXCSR reduced to the bits the CPU
         // supports, no other field can make it fault.
         unsafe {
-            asm!("fxrstor64 [{}]", in(reg) &ctx.fx, options(nostack, preserves_flags, readonly))
+            asm!("fxrstor64 [{}]", in(reg) &ext.fx, options(nostack, preserves_flags, readonly))
         };
+        // SAFETY: this CPU's slots, interrupts masked.
+        let (fs, gs) = unsafe { (&mut *cpu.fs_loaded.get(), &mut *cpu.gs_loaded.get()) };
+        if ext.fs_base != *fs {
+            // SAFETY: the MSR exists; the value is canonical (caller's contract).
+            unsafe { cpu::wrmsr(MSR_FS_BASE, ext.fs_base) };
+            *fs = ext.fs_base;
+        }
+        if ext.gs_base != *gs {
+            // SAFETY: as above; KERNEL_GS_BASE becomes the GS base at `swapgs` to user mode.
+            unsafe { cpu::wrmsr(MSR_KERNEL_GS_BASE, ext.gs_base) };
+            *gs = ext.gs_base;
+        }
+        *owner = ext as *mut Ext as u64;
+        *token = ext.token;
     }
-    // From here the registers belong to the user code, until the next exit saves them.
-    *fx = 0;
-    if ctx.fs_base != *fs {
-        // SAFETY: the MSR exists; the value is canonical (caller's contract).
-        unsafe { cpu::wrmsr(MSR_FS_BASE, ctx.fs_base) };
-        *fs = ctx.fs_base;
-    }
-    if ctx.gs_base != *gs {
-        // SAFETY: as above; KERNEL_GS_BASE becomes the GS base at `swapgs` to user mode.
-        unsafe { cpu::wrmsr(MSR_KERNEL_GS_BASE, ctx.gs_base) };
-        *gs = ctx.gs_base;
-    }
+    // From here the registers belong to the user code, until the next save.
+    *dirty = 1;
 }
 
-/// Forget which user FP state and bases this CPU holds, so the next `run_user` loads them
-/// all. Kernel code that changes FP/SSE registers or the FS/KERNEL_GS_BASE MSRs behind
-/// `run_user`'s back (a hardware-virtualization backend running a guest) must call this.
+/// Save the user state this CPU holds and forget it, so the next `run_user` loads it all.
+/// Kernel code that is about to change FP/SSE registers or the FS/KERNEL_GS_BASE MSRs behind
+/// `run_user`'s back (a hardware-virtualization backend running a guest) must call this
+/// first.
 pub fn forget_loaded_state() {
     let cpu = percpu::current();
     let was = crate::irq_save_disable();
     // SAFETY: this CPU's slots, with interrupts masked. Resetting the bases' caches to
     // values that match nothing is not possible, so reload them to known zeros instead.
     unsafe {
-        *cpu.fx_loaded.get() = 0;
+        save_live_state();
+        *cpu.ext_owner.get() = 0;
+        *cpu.ext_token.get() = 0;
         cpu::wrmsr(MSR_FS_BASE, 0);
         cpu::wrmsr(MSR_KERNEL_GS_BASE, 0);
         *cpu.fs_loaded.get() = 0;
@@ -556,7 +740,7 @@ pub fn run_user(ctx: &mut UserContext) -> UserExit {
         false => paging::USER_END,
     };
     let valid = ctx.rip < rip_limit
-        && [ctx.rsp, ctx.fs_base, ctx.gs_base]
+        && [ctx.rsp, ctx.ext.fs_base, ctx.ext.gs_base]
             .iter()
             .all(|&v| is_canonical(v));
     if !valid {
@@ -582,14 +766,10 @@ pub fn run_user(ctx: &mut UserContext) -> UserExit {
     // only (this thread's kernel stack holds the pointer while user code runs, so it stays
     // valid).
     let kind = unsafe {
-        load_extended(ctx);
-        x86_enter_user(ctx, u64::from(sysret))
+        load_extended(&mut ctx.ext);
+        x86_enter_user((ctx as *mut UserContext).cast(), u64::from(sysret))
     };
-    // A trap saved the rest already (see `trap_from_user`); after SYSCALL interrupts have been
-    // masked throughout, so the user's FP state and bases are still loaded.
-    if kind != EXIT_TRAP {
-        save_extended(ctx);
-    }
+    // The FP state and bases stay in the registers (see `LiveExt`).
     crate::irq_restore(was_enabled);
     match kind {
         EXIT_SYSCALL => UserExit::Syscall,
@@ -598,7 +778,10 @@ pub fn run_user(ctx: &mut UserContext) -> UserExit {
             ctx.rip = ctx.rip.wrapping_sub(2);
             UserExit::Exception(UserException::IllegalInstruction)
         }
-        _ => trap_exit(ctx),
+        _ => {
+            debug_assert_eq!(kind, EXIT_TRAP);
+            trap_exit(ctx)
+        }
     }
 }
 
@@ -644,7 +827,7 @@ pub fn trap_from_user(frame: &mut TrapFrame, handle: impl FnOnce(&mut TrapFrame)
     // trap interrupted; that context is borrowed mutably by `run_user` for the whole time and
     // nothing else touches it until the trap path returns there.
     let ctx = unsafe { &mut *(ptr as *mut UserContext) };
-    save_extended(ctx);
+    // The FP state and bases stay in the registers: a thread switch in `handle` saves them.
     (ctx.trap_vector, ctx.trap_error, ctx.trap_cr2) = (frame.vector, frame.error, cr2);
     let f = &*frame;
     (ctx.rax, ctx.rbx, ctx.rcx, ctx.rdx) = (f.rax, f.rbx, f.rcx, f.rdx);

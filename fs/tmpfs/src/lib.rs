@@ -1,7 +1,9 @@
 //! tmpfs: a filesystem that lives in memory, implementing `vfs::Inode`.
 //!
 //! Regular files keep their data in 4 KiB pages in a map, so holes cost nothing and read as
-//! zeros; directories keep their entries under increasing cookies (stable `readdir`
+//! zeros. The pages come from a [`PageProvider`]: in the kernel, physical frames, so they are
+//! the page cache `mmap` maps ([`Inode::cached_page`], `file.rs`); on the host, the heap.
+//! Directories keep their entries under increasing cookies (stable `readdir`
 //! positions); symlinks, device nodes, FIFOs (each with its pipe) and sockets are plain
 //! inodes. Times follow Linux: creation stamps all three, a write sets mtime and ctime, every
 //! metadata change sets ctime, a read sets atime the `relatime` way. Sizes follow Linux's
@@ -21,6 +23,10 @@ extern crate std;
 
 mod dir;
 mod file;
+pub mod options;
+mod pages;
+
+pub use pages::HeapPages;
 
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
@@ -34,8 +40,8 @@ use vfs::inode::RenameFlags;
 use vfs::pipe::Pipe;
 use vfs::types::{S_ISGID, S_ISUID, S_IXGRP, StatFs};
 use vfs::{
-    Clock, DirEntry, FileOps, FileSystem, FileType, Inode, Metadata, NewNode, OpenFlags, SetAttr,
-    SetTime, Timespec,
+    Clock, DirEntry, FileOps, FileSystem, FileType, Inode, Metadata, NewNode, OpenFlags,
+    PageProvider, SetAttr, SetTime, Timespec,
 };
 
 /// `statfs` magic of tmpfs.
@@ -57,6 +63,8 @@ struct Shared {
     inodes: AtomicU64,
     max_inodes: u64,
     fs_type: &'static str,
+    /// Where file pages come from.
+    provider: Arc<dyn PageProvider>,
 }
 
 impl Shared {
@@ -87,19 +95,43 @@ pub struct TmpFs {
 
 impl TmpFs {
     /// A tmpfs with no size limit to speak of, device number `dev`, root mode `0o1777` like
-    /// a fresh `mount -t tmpfs` (use `set_attr` on the root to change it).
+    /// a fresh `mount -t tmpfs` (use `set_attr` on the root to change it), file pages on the
+    /// heap (no page cache for `mmap`).
     pub fn new(clock: Arc<dyn Clock>, dev: u64) -> Arc<TmpFs> {
         TmpFs::with_limits(clock, dev, u64::MAX / 2, u64::MAX / 2, "tmpfs")
     }
 
+    /// As [`TmpFs::new`], with file pages from `provider` (the kernel's frames: then files
+    /// offer their pages to `mmap`).
+    pub fn with_pages(
+        clock: Arc<dyn Clock>,
+        dev: u64,
+        provider: Arc<dyn PageProvider>,
+    ) -> Arc<TmpFs> {
+        TmpFs::build(clock, dev, u64::MAX / 2, u64::MAX / 2, "tmpfs", provider)
+    }
+
     /// A tmpfs holding at most `max_pages` pages of data and `max_inodes` inodes (Linux's
-    /// `size=` and `nr_inodes=`), reporting `fs_type` in `/proc/mounts`.
+    /// `size=` and `nr_inodes=`), reporting `fs_type` in `/proc/mounts`, pages on the heap.
     pub fn with_limits(
         clock: Arc<dyn Clock>,
         dev: u64,
         max_pages: u64,
         max_inodes: u64,
         fs_type: &'static str,
+    ) -> Arc<TmpFs> {
+        let provider = Arc::new(HeapPages::new());
+        TmpFs::build(clock, dev, max_pages, max_inodes, fs_type, provider)
+    }
+
+    /// The general constructor: limits as [`TmpFs::with_limits`], pages from `provider`.
+    pub fn build(
+        clock: Arc<dyn Clock>,
+        dev: u64,
+        max_pages: u64,
+        max_inodes: u64,
+        fs_type: &'static str,
+        provider: Arc<dyn PageProvider>,
     ) -> Arc<TmpFs> {
         let shared = Arc::new(Shared {
             dev,
@@ -111,6 +143,7 @@ impl TmpFs {
             inodes: AtomicU64::new(0),
             max_inodes,
             fs_type,
+            provider,
         });
         let root = TmpInode::new(
             &shared,
@@ -186,7 +219,7 @@ impl Drop for TmpInode {
     fn drop(&mut self) {
         self.shared.inodes.fetch_sub(1, Ordering::Relaxed);
         if let Body::File(data) = &self.body {
-            self.shared.uncharge_pages(data.lock().page_count());
+            data.lock().release(&self.shared);
         }
     }
 }
@@ -352,7 +385,7 @@ impl Inode for TmpInode {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
         match &self.body {
             Body::File(data) => {
-                let n = data.lock().read(offset, buf);
+                let n = data.lock().read(&self.shared, offset, buf);
                 if n > 0 {
                     let now = self.shared.now();
                     let mut meta = self.meta.lock();
@@ -501,6 +534,19 @@ impl Inode for TmpInode {
     fn open(&self, flags: OpenFlags) -> Option<Result<Arc<dyn FileOps>>> {
         match &self.body {
             Body::Fifo(pipe) => Some(pipe.open_fifo(flags)),
+            _ => None,
+        }
+    }
+
+    fn has_page_cache(&self) -> bool {
+        matches!(self.body, Body::File(_)) && self.shared.provider.physical()
+    }
+
+    fn cached_page(&self, offset: u64) -> Option<Result<u64>> {
+        match &self.body {
+            Body::File(data) if self.shared.provider.physical() => {
+                Some(data.lock().cached_page(&self.shared, offset))
+            }
             _ => None,
         }
     }

@@ -266,3 +266,145 @@ fn concurrent_renames_and_creates_do_not_deadlock() {
     assert_eq!(a.metadata().size, 40);
     assert_eq!(b.metadata().size, 40);
 }
+
+fn cache_fs(max_pages: u64) -> (Arc<TmpFs>, Arc<pages::MappablePages>) {
+    let pages = Arc::new(pages::MappablePages::default());
+    let fs = TmpFs::build(
+        Arc::new(Tick(AtomicI64::new(100))),
+        8,
+        max_pages,
+        100,
+        "tmpfs",
+        pages.clone(),
+    );
+    (fs, pages)
+}
+
+fn resize(f: &Arc<dyn Inode>, size: u64) {
+    f.set_attr(&SetAttr {
+        size: Some(size),
+        ..SetAttr::default()
+    })
+    .unwrap();
+}
+
+#[test]
+fn heap_pages_offer_no_cache() {
+    let fs = fs_with(10, 10);
+    let f = fs.root().create(b"f", &node(S_IFREG | 0o644)).unwrap();
+    f.write_at(0, b"x").unwrap();
+    assert_eq!(f.cached_page(0), None);
+    assert!(!f.has_page_cache());
+}
+
+#[test]
+fn cached_pages_are_the_file_data() {
+    let (fs, pages) = cache_fs(100);
+    let root = fs.root();
+    let f = root.create(b"f", &node(S_IFREG | 0o644)).unwrap();
+    assert!(f.has_page_cache() && !root.has_page_cache());
+    assert_eq!(f.cached_page(0), Some(Err(Errno::EFAULT)), "empty file");
+    f.write_at(0, b"hello").unwrap();
+    let page = f.cached_page(0).unwrap().unwrap();
+    assert_eq!(pages.0.refs(page), 2, "the file's and the mapping's");
+    // A write through the "mapping" is what read() sees, and write() is what it sees.
+    pages.0.write(page, 1, b"E");
+    let mut buf = [0u8; 5];
+    f.read_at(0, &mut buf).unwrap();
+    assert_eq!(&buf, b"hEllo");
+    f.write_at(2, b"L").unwrap();
+    let mut seen = [0u8; 5];
+    pages.0.read(page, 0, &mut seen);
+    assert_eq!(&seen, b"hELlo");
+    // Within the last page but past the size: the page exists; a page wholly past: EFAULT.
+    assert_eq!(f.cached_page(PAGE_SIZE as u64), Some(Err(Errno::EFAULT)));
+    // A hole inside the file gets a fresh zeroed page, charged to the filesystem.
+    resize(&f, 3 * PAGE_SIZE as u64);
+    let hole = f.cached_page(2 * PAGE_SIZE as u64).unwrap().unwrap();
+    assert_eq!(f.metadata().blocks, 16);
+    assert_eq!(fs.statfs().bfree, 98);
+    let mut z = [1u8; 8];
+    pages.0.read(hole, 0, &mut z);
+    assert_eq!(z, [0; 8]);
+    pages.0.put(hole);
+    pages.0.put(page);
+    drop(f);
+    root.unlink(b"f").unwrap();
+    assert_eq!(
+        pages.0.live(),
+        0,
+        "unlinked and unreferenced: every page freed"
+    );
+    assert_eq!(fs.statfs().bfree, 100);
+}
+
+#[test]
+fn truncate_keeps_mapped_pages_alive() {
+    let (fs, pages) = cache_fs(100);
+    let root = fs.root();
+    let f = root.create(b"f", &node(S_IFREG | 0o644)).unwrap();
+    f.write_at(0, &vec![7u8; 2 * PAGE_SIZE]).unwrap();
+    let second = f.cached_page(PAGE_SIZE as u64).unwrap().unwrap();
+    resize(&f, 100);
+    assert_eq!(pages.0.refs(second), 1, "only the mapping holds it now");
+    assert_eq!(pages.0.live(), 2);
+    // The mapping's page is detached: its bytes no longer reach the file.
+    pages.0.write(second, 0, b"zz");
+    resize(&f, 2 * PAGE_SIZE as u64);
+    let mut buf = [9u8; 4];
+    f.read_at(PAGE_SIZE as u64, &mut buf).unwrap();
+    assert_eq!(buf, [0; 4]);
+    assert_eq!(f.cached_page(PAGE_SIZE as u64), Some(Ok(f_page(&f, 1))));
+    pages.0.put(f_page(&f, 1));
+    pages.0.put(f_page(&f, 1));
+    pages.0.put(second);
+    drop(f);
+    root.unlink(b"f").unwrap();
+    assert_eq!(pages.0.live(), 0);
+}
+
+/// The handle of page `index` of `f`, with no reference kept.
+fn f_page(f: &Arc<dyn Inode>, index: u64) -> u64 {
+    let page = f.cached_page(index * PAGE_SIZE as u64).unwrap().unwrap();
+    let tmp = f.clone().into_any().downcast::<TmpInode>().unwrap();
+    tmp.shared.provider.put(page);
+    page
+}
+
+#[test]
+fn bytes_past_the_end_never_become_data() {
+    let (fs, pages) = cache_fs(100);
+    let f = fs.root().create(b"f", &node(S_IFREG | 0o644)).unwrap();
+    f.write_at(0, b"abc").unwrap();
+    let page = f.cached_page(0).unwrap().unwrap();
+    // A shared mapping writes past the end of the file, inside its last page.
+    pages.0.write(page, 3, b"XYZ");
+    let mut buf = [1u8; 8];
+    assert_eq!(f.read_at(0, &mut buf), Ok(3), "read stops at the size");
+    assert_eq!(f.metadata().size, 3);
+    // Growing by truncate: the grown part reads as zeros.
+    resize(&f, 6);
+    f.read_at(0, &mut buf).unwrap();
+    assert_eq!(&buf[..6], b"abc\0\0\0");
+    // Growing by a write further on: the gap reads as zeros.
+    pages.0.write(page, 6, b"QQ");
+    f.write_at(10, b"k").unwrap();
+    let mut all = [1u8; 11];
+    assert_eq!(f.read_at(0, &mut all), Ok(11));
+    assert_eq!(&all, b"abc\0\0\0\0\0\0\0k");
+    pages.0.put(page);
+}
+
+#[test]
+fn cached_page_charges_the_budget() {
+    let (fs, pages) = cache_fs(1);
+    let f = fs.root().create(b"f", &node(S_IFREG | 0o644)).unwrap();
+    resize(&f, 2 * PAGE_SIZE as u64);
+    let first = f.cached_page(0).unwrap().unwrap();
+    assert_eq!(
+        f.cached_page(PAGE_SIZE as u64),
+        Some(Err(Errno::ENOSPC)),
+        "filesystem full"
+    );
+    pages.0.put(first);
+}

@@ -67,9 +67,13 @@ impl<W: Write> Devices<W> {
         if port == DEBUG_EXIT_PORT {
             return Some(data.first().copied().unwrap_or(0));
         }
-        if let (Some(offset), Some(&byte)) = (com1_offset(port), data.first()) {
-            // A failed write to stdout (a closed pipe) must not stop the guest.
-            let _ = self.serial.write(offset, byte);
+        if let Some(offset) = com1_offset(port) {
+            // `rep outsb` arrives as one exit with every byte (KVM's `count` > 1): each is a
+            // write to the same register. A failed write to stdout (a closed pipe) must not
+            // stop the guest.
+            for &byte in data {
+                let _ = self.serial.write(offset, byte);
+            }
         }
         None
     }

@@ -102,6 +102,9 @@ mod tests {
             Action::Continue
         );
         assert_eq!(dev.output(), b"A");
+        // `rep outsb` of three bytes: one exit, every byte printed.
+        handle_exit(&mut dev, VcpuExit::IoOut(COM1, b"bcd"));
+        assert_eq!(dev.output(), b"Abcd");
         let mut data = [0u8; 2];
         assert_eq!(
             handle_exit(&mut dev, VcpuExit::IoIn(0x60, &mut data)),

@@ -115,7 +115,10 @@ impl<F: PageTableFormat, M: PageMemory> AddressSpace<F, M> {
             let offset = f.offset + (va - vma.start);
             let cached = f.source.cached_page(offset, self.table.memory_mut());
             if let Some(r) = cached {
-                let pa = r.map_err(|_| FaultError::Bus)?;
+                let pa = r.map_err(|e| match e {
+                    Errno::ENOMEM => FaultError::OutOfMemory,
+                    _ => FaultError::Bus,
+                })?;
                 let refs = self.table.memory().page_refs(pa);
                 let flags = Self::pte_flags(&vma, refs == 1);
                 if let Err(e) = self.table.map(va, pa, PageSize::Size4K, flags) {

@@ -17,6 +17,11 @@ use super::{
 pub const MADV_DONTNEED: u32 = 4;
 pub const MADV_FREE: u32 = 8;
 
+/// `msync` flags.
+pub const MS_ASYNC: u32 = 1;
+pub const MS_INVALIDATE: u32 = 2;
+pub const MS_SYNC: u32 = 4;
+
 /// Flags `MAP_SHARED_VALIDATE` accepts; others give EOPNOTSUPP.
 const KNOWN_FLAGS: u32 = MAP_TYPE
     | MAP_FIXED
@@ -125,18 +130,18 @@ impl<F: PageTableFormat, M: PageMemory> AddressSpace<F, M> {
                 self.find_gap(len).ok_or(Errno::ENOMEM)?
             }
         };
-        self.insert(Vma {
+        let vma = Vma {
             start,
             end: start + len,
             prot: prot & (PROT_READ | PROT_WRITE | PROT_EXEC),
             shared,
             grows_down,
             file,
-        });
+        };
+        let populate = Self::shares_by_populate(&vma) || flags & MAP_POPULATE != 0;
+        self.insert(vma);
         // Shared mappings are populated now so that `fork` shares their pages.
-        if (shared || flags & MAP_POPULATE != 0)
-            && let Err(e) = self.populate_range(start, start + len)
-        {
+        if populate && let Err(e) = self.populate_range(start, start + len) {
             self.remove_range(start, start + len);
             return Err(e.errno());
         }
@@ -237,6 +242,30 @@ impl<F: PageTableFormat, M: PageMemory> AddressSpace<F, M> {
         }
         self.brk = addr;
         addr
+    }
+
+    /// `msync`: with file pages in a shared page cache there is nothing to write back, so this
+    /// is Linux's validation: `EINVAL` for unknown flags, `MS_ASYNC | MS_SYNC` or an unaligned
+    /// address; `ENOMEM` if the (page-rounded) range wraps or any part of it is unmapped; a
+    /// length of 0 (or one that rounds to 0) succeeds.
+    pub fn msync(&self, addr: u64, len: u64, flags: u32) -> Result<(), Errno> {
+        if flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0
+            || !addr.is_multiple_of(PAGE_SIZE)
+            || (flags & MS_ASYNC != 0 && flags & MS_SYNC != 0)
+        {
+            return Err(Errno::EINVAL);
+        }
+        // Linux rounds the length up modulo 2^64: `u64::MAX` becomes 0.
+        let len = len.wrapping_add(PAGE_SIZE - 1) & !(PAGE_SIZE - 1);
+        let end = addr.wrapping_add(len);
+        if end < addr {
+            return Err(Errno::ENOMEM);
+        }
+        let mut cur = addr;
+        while cur < end {
+            cur = self.vma_at(cur).ok_or(Errno::ENOMEM)?.end;
+        }
+        Ok(())
     }
 
     /// `madvise(addr, len, advice)`. `MADV_DONTNEED` and `MADV_FREE` drop the pages of private

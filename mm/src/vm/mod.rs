@@ -10,12 +10,18 @@
 //! pages stay mapped as kernel-only entries (user access faults as a protection violation) so
 //! their contents survive an `mprotect` round trip.
 //!
-//! `MAP_SHARED` mappings are populated when created, so `fork` shares their frames. File pages
+//! `MAP_SHARED` mappings are populated when created, so `fork` shares their frames (except
+//! over a coherent page cache, [`PageSource::coherent`], where faults find the shared frame
+//! anyway). File pages
 //! come from the [`PageSource`]: from its page cache if it has one
-//! ([`PageSource::cached_page`]: shared mappings share the cache frame, private ones copy it on
-//! the first write), else copied into a page of the mapping's own (then a shared file mapping
-//! is a snapshot: writes do not reach the file). Page-table pages are reclaimed only by
-//! [`AddressSpace::clear`] and drop. See `.teams/0009-address-spaces.md`.
+//! ([`PageSource::cached_page`]: shared mappings share the cache frame, so writes through them
+//! are the file's data, coherent with `read`/`write` and every other mapping; private ones map
+//! it read-only and copy it on the first write). In the kernel, tmpfs files have one (frames
+//! from `vfs::PageProvider`, `.teams/0021-page-cache.md`). A source without one gets its pages
+//! copied into pages of the mapping's own (then a shared file mapping is a snapshot: writes do
+//! not reach the file). `msync` only validates: there is nothing to write back. Page-table
+//! pages are reclaimed only by [`AddressSpace::clear`] and drop. See
+//! `.teams/0009-address-spaces.md`.
 
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
@@ -34,7 +40,7 @@ mod vma;
 mod tests;
 
 pub use fault::FaultError;
-pub use map::{MADV_DONTNEED, MADV_FREE, MapFile};
+pub use map::{MADV_DONTNEED, MADV_FREE, MS_ASYNC, MS_INVALIDATE, MS_SYNC, MapFile};
 pub use vma::{FileMap, Vma};
 
 /// `PROT_*` bits (same on every Linux arch).
@@ -92,6 +98,15 @@ pub trait PageSource: Send + Sync {
     fn cached_page(&self, offset: u64, mem: &mut dyn PageMemory) -> Option<Result<u64, Errno>> {
         let _ = (offset, mem);
         None
+    }
+
+    /// Whether [`PageSource::cached_page`] serves every page, one frame per file page for
+    /// every mapping (a page cache). Then `MAP_SHARED` mappings are not populated at mmap: a
+    /// fault in any process (a fork child included) finds the same frame, so pages are
+    /// allocated on first touch as in Linux, and a page past a truncated end that was never
+    /// touched faults as SIGBUS. Default `false`.
+    fn coherent(&self) -> bool {
+        false
     }
 
     /// The object behind the source, so the kernel can find its file again (e.g. for
@@ -376,6 +391,12 @@ impl<F: PageTableFormat, M: PageMemory> AddressSpace<F, M> {
                 let _ = self.table.protect(va, flags);
             }
         }
+    }
+
+    /// Whether a new shared range of `vma` must be populated now for `fork` to share its
+    /// pages: shared, and not backed by a coherent page cache ([`PageSource::coherent`]).
+    fn shares_by_populate(vma: &Vma) -> bool {
+        vma.shared && !vma.file.as_ref().is_some_and(|f| f.source.coherent())
     }
 
     /// Make `[start, end)` (page aligned, inside VMAs) present, as reads would. Pages the

@@ -72,7 +72,7 @@ impl<F: PageTableFormat, M: PageMemory> AddressSpace<F, M> {
             if let Some(v) = self.vmas.get_mut(&start) {
                 v.end = grow_end;
             }
-            if self.vmas[&start].shared
+            if Self::shares_by_populate(&self.vmas[&start])
                 && let Err(e) = self.populate_range(old_end, grow_end)
             {
                 self.remove_range(old_end, grow_end);
@@ -125,7 +125,7 @@ impl<F: PageTableFormat, M: PageMemory> AddressSpace<F, M> {
         };
         vma.start = to;
         vma.end = to + new_len;
-        let shared = vma.shared;
+        let shared = Self::shares_by_populate(&vma);
         self.insert(vma);
         if shared && new_len > len {
             // The move is done and cannot be reported as failed: pages that could not be

@@ -9,6 +9,7 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+mod cputime;
 pub mod exec;
 mod kernel;
 pub mod kvm;
@@ -19,6 +20,7 @@ mod sys;
 pub mod sysrq;
 mod uaccess;
 
+pub use cputime::tick as cpu_tick;
 pub use kernel::Kernel;
 pub use process::{Process, Task, spawn_init};
 pub use procview::ProcView;

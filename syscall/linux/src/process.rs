@@ -1,7 +1,7 @@
 //! Processes and their threads, and the loop that runs a user thread.
 
 use crate::kernel::Kernel;
-use crate::signal::{self, Interrupted, Pending, SigInfo, WaitEvent};
+use crate::signal::{self, Interrupted, PendingLock, SavedMask, SigInfo, WaitEvent};
 use crate::sys::{self, Flow};
 use crate::uaccess::User;
 use alloc::format;
@@ -16,6 +16,8 @@ use spin::Mutex;
 use syscall::{Errno, Result};
 use vfs::{Cred, EmptyPath, FdTable, Lookup, OpenFlags, Path, PathRef};
 
+use crate::sys::Creds;
+
 /// A process's address space type.
 pub type Vm<K> = AddressSpace<<<K as Kernel>::Arch as Arch>::PageTable, <K as Kernel>::Mem>;
 /// A thread's saved user registers.
@@ -27,6 +29,10 @@ static NEXT_PID: AtomicU32 = AtomicU32::new(1);
 pub(crate) fn pids_issued() -> u64 {
     u64::from(NEXT_PID.load(Ordering::Relaxed) - 1)
 }
+
+/// `kernel.pid_max`: Linux's limit on 64-bit machines (`PID_MAX_LIMIT`). The allocator counts
+/// up and does not reuse ids yet, so no boot gets near it.
+pub const PID_MAX: u32 = 1 << 22;
 
 /// A new process or thread id.
 pub(crate) fn next_pid() -> u32 {
@@ -62,7 +68,9 @@ pub struct Process<K: Kernel> {
     pub vm: Mutex<Vm<K>>,
     pub files: Mutex<FdTable>,
     pub fs: Mutex<FsContext>,
-    pub cred: Cred,
+    /// Its user and group ids (`sys/cred.rs`): a snapshot replaced whole by the `set*id`
+    /// calls and exec; read it with [`Process::creds`].
+    pub cred: Mutex<Arc<Creds>>,
     pub actions: Mutex<[SigAction; 64]>,
     /// Wait status once it has exited. (This, `children` and `wait_event` are read by wait4
     /// with interrupts masked, so they are IrqSpinLocks: a holder cannot be preempted.)
@@ -81,7 +89,7 @@ pub struct Process<K: Kernel> {
     /// Its living threads (the process ends when the last one exits).
     pub threads: IrqSpinLock<Vec<Arc<Task<K>>>, K::Arch>,
     /// Signals sent to the process as a whole (any thread not blocking one takes it).
-    pub shared_pending: IrqSpinLock<Pending, K::Arch>,
+    pub shared_pending: PendingLock<K::Arch>,
     /// Set by exit_group or a fatal signal: the wait status every thread leaves with.
     pub group_exit: IrqSpinLock<Option<i32>, K::Arch>,
     /// Stopped by a stop signal until SIGCONT; its threads sleep on `stop_wait`.
@@ -97,6 +105,10 @@ pub struct Process<K: Kernel> {
     pub traits: ProcessTraits,
     /// `ITIMER_REAL` (alarm, setitimer): kept across exec, not inherited by fork.
     pub itimer: Mutex<crate::sys::RealTimer>,
+    /// CPU time of ended threads and reaped children, and the CPU interval timers.
+    pub cpu: Arc<crate::cputime::ProcCpu>,
+    /// The program file it runs (`/proc/<pid>/exe`): set by exec, inherited by fork.
+    pub exe: Mutex<Option<vfs::PathRef>>,
 }
 
 /// What [`Process::traits`] holds.
@@ -136,13 +148,18 @@ pub struct Task<K: Kernel> {
     /// The kernel thread running it (to wake it for a signal).
     pub thread: spin::Once<Arc<sched::Thread<K::Arch>>>,
     /// Signals sent to this thread alone (tgkill, faults).
-    pub pending: IrqSpinLock<Pending, K::Arch>,
+    pub pending: PendingLock<K::Arch>,
     /// The mask to put back after rt_sigsuspend's temporary one has done its job.
-    pub saved_mask: Mutex<Option<u64>>,
+    pub saved_mask: SavedMask,
+    /// `signal::deliver` must take its full look (set by `signal::kick`, and at birth; cleared
+    /// by that look). See `signal::quiet`.
+    pub attention: AtomicBool,
     /// The syscall it is in ([`NOT_IN_SYSCALL`] in user mode): for the SysRq task dump.
     pub in_syscall: AtomicU32,
     /// Another thread of the process is in `execve`: end at the next return to user mode.
     pub zapped: AtomicBool,
+    /// Its CPU time (charged by the timer tick).
+    pub cpu: Arc<crate::cputime::ThreadCpu>,
 }
 
 /// [`Task::in_syscall`] of a thread that is not in a syscall.
@@ -167,13 +184,15 @@ impl<K: Kernel> Task<K> {
     ) -> Self {
         Task {
             tid: AtomicU32::new(tid),
+            cpu: crate::cputime::ThreadCpu::new(process.cpu.clone()),
             process,
             clear_child_tid: AtomicU64::new(clear_child_tid),
             sigmask: AtomicU64::new(sigmask),
             altstack: Mutex::new((0, 2 /* SS_DISABLE */, 0)),
             thread: spin::Once::new(),
-            pending: IrqSpinLock::new(Pending::default()),
-            saved_mask: Mutex::new(None),
+            pending: PendingLock::default(),
+            saved_mask: SavedMask::default(),
+            attention: AtomicBool::new(true),
             in_syscall: AtomicU32::new(NOT_IN_SYSCALL),
             zapped: AtomicBool::new(false),
         }
@@ -188,7 +207,7 @@ impl<K: Kernel> Process<K> {
         vm: Vm<K>,
         files: FdTable,
         fs: FsContext,
-        cred: Cred,
+        cred: Arc<Creds>,
         actions: [SigAction; 64],
         name: Vec<u8>,
         parent: Option<Weak<Process<K>>>,
@@ -200,7 +219,7 @@ impl<K: Kernel> Process<K> {
             vm: Mutex::new(vm),
             files: Mutex::new(files),
             fs: Mutex::new(fs),
-            cred,
+            cred: Mutex::new(cred),
             actions: Mutex::new(actions),
             exit_status: IrqSpinLock::new(None),
             cmdline: Mutex::new([name.as_slice(), b"\0"].concat()),
@@ -211,7 +230,7 @@ impl<K: Kernel> Process<K> {
             pgid: AtomicU32::new(pgid),
             sid: AtomicU32::new(sid),
             threads: IrqSpinLock::new(Vec::new()),
-            shared_pending: IrqSpinLock::new(Pending::default()),
+            shared_pending: PendingLock::default(),
             group_exit: IrqSpinLock::new(None),
             stopped: AtomicBool::new(false),
             stop_wait: WaitQueue::new(),
@@ -219,6 +238,8 @@ impl<K: Kernel> Process<K> {
             futexes: IrqSpinLock::new(Vec::new()),
             traits: ProcessTraits::default(),
             itimer: Mutex::new(crate::sys::RealTimer::default()),
+            cpu: crate::cputime::ProcCpu::new(),
+            exe: Mutex::new(None),
         }
     }
 
@@ -226,8 +247,20 @@ impl<K: Kernel> Process<K> {
         User { process: self }
     }
 
-    /// Resolve a path for this process, relative to its cwd.
+    /// Its credentials now.
+    pub fn creds(&self) -> Arc<Creds> {
+        self.cred.lock().clone()
+    }
+
+    /// Resolve a path for this process, relative to its cwd, checking permissions with its
+    /// fs ids.
     pub fn lookup<R>(&self, f: impl FnOnce(&Lookup<'_>) -> R) -> R {
+        let creds = self.creds();
+        self.lookup_as(&creds.fs, f)
+    }
+
+    /// [`Process::lookup`] checking permissions for `cred`.
+    pub fn lookup_as<R>(&self, cred: &Cred, f: impl FnOnce(&Lookup<'_>) -> R) -> R {
         // Copy the places out: the walk may read /proc, which looks at this process.
         let (root, cwd) = {
             let fs = self.fs.lock();
@@ -236,7 +269,7 @@ impl<K: Kernel> Process<K> {
         let lookup = Lookup {
             root: &root,
             start: &cwd,
-            cred: &self.cred,
+            cred,
         };
         f(&lookup)
     }
@@ -256,24 +289,6 @@ pub(crate) fn new_vm<K: Kernel>() -> Result<Vm<K>> {
     ))
 }
 
-/// Read a whole file the process can see.
-pub(crate) fn read_file<K: Kernel>(p: &Process<K>, path: &[u8]) -> Result<Vec<u8>> {
-    let file =
-        p.lookup(|l| K::vfs().open(l, Path::new(path, EmptyPath::Deny)?, OpenFlags::RDONLY, 0))?;
-    let size = file.metadata().size as usize;
-    let mut bytes = alloc::vec![0u8; size];
-    let mut done = 0;
-    while done < size {
-        let n = file.pread(&mut bytes[done..], done as i64)?;
-        if n == 0 {
-            break;
-        }
-        done += n;
-    }
-    bytes.truncate(done);
-    Ok(bytes)
-}
-
 /// Start PID 1: open the console as fds 0-2, load `path` with `argv`/`envp`, and run it in a
 /// new kernel thread.
 pub fn spawn_init<K: Kernel>(path: &[u8], argv: &[&[u8]], envp: &[&[u8]]) -> Result<Arc<Task<K>>> {
@@ -287,7 +302,7 @@ pub fn spawn_init<K: Kernel>(path: &[u8], argv: &[&[u8]], envp: &[&[u8]]) -> Res
             cwd: root,
             umask: 0o022,
         },
-        Cred::ROOT,
+        Arc::new(Creds::root()),
         [SigAction::default(); 64],
         path.rsplit(|&b| b == b'/').next().unwrap_or(path).to_vec(),
         None,
@@ -335,11 +350,16 @@ pub(crate) fn start_task<K: Kernel>(task: &Arc<Task<K>>, regs: Regs<K>) {
 pub(crate) fn run<K: Kernel>(task: Arc<Task<K>>, mut regs: Regs<K>) {
     let root = task.process.vm.lock().root();
     crate::sys::activate_root::<K>(root);
+    crate::cputime::enter::<K>(&task.cpu);
     // A thread may be born into a stopped or dying process, or with signals waiting.
     let mut status = signal::deliver(&task, &mut regs, None);
     while status.is_none() {
         let mut restart = None;
-        match K::Arch::run_user(&mut regs) {
+        // A timer tick taken in user mode sees the flag: it is handled before run_user returns.
+        task.cpu.in_user.store(true, Ordering::Relaxed);
+        let exit = K::Arch::run_user(&mut regs);
+        task.cpu.in_user.store(false, Ordering::Relaxed);
+        match exit {
             UserExit::Syscall => {
                 let (nr, [arg0, arg1, ..]) = (regs.syscall_number(), regs.syscall_args());
                 match sys::dispatch(&task, &mut regs) {
@@ -412,8 +432,10 @@ pub(crate) fn run<K: Kernel>(task: Arc<Task<K>>, mut regs: Regs<K>) {
             }
             UserExit::Interrupt => {}
         }
+        crate::cputime::poll(&task);
         status = signal::deliver(&task, &mut regs, restart);
     }
+    crate::cputime::leave::<K>(&task.cpu);
     exit_thread(&task, status.unwrap_or(0));
 }
 

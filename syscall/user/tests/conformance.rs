@@ -51,6 +51,12 @@ fn conform_signals() {
     conform(env!("CARGO_BIN_EXE_conform-signals"), "signals");
 }
 
+/// On a pty pair the program opens itself: the host's CI has no controlling terminal.
+#[test]
+fn conform_tty() {
+    conform(env!("CARGO_BIN_EXE_conform-tty"), "tty");
+}
+
 /// A short fuzz run on the host: the program survives and reports. It drops root in its
 /// fuzzing children and works in a fresh temp directory (see its module comment).
 #[test]

@@ -3,7 +3,15 @@
 use super::*;
 use alloc::sync::Arc;
 use alloc::vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex as StdMutex;
+
+/// The fake monotonic clock of these tests (ns); only `vtime_timers` moves it.
+static NOW: AtomicU64 = AtomicU64::new(1_000_000_000);
+
+fn fake_now() -> u64 {
+    NOW.load(Ordering::Relaxed)
+}
 
 /// A tty whose output and signals are recorded.
 struct Rig {
@@ -19,6 +27,7 @@ fn rig() -> Rig {
     let tty = Tty::new(
         Box::new(move |b: &[u8]| o.lock().unwrap().extend_from_slice(b)),
         Box::new(move |pg, sig| s.lock().unwrap().push((pg, sig))),
+        fake_now,
     );
     Rig { tty, out, sigs }
 }
@@ -213,14 +222,129 @@ fn raw_mode_vmin_vtime() {
     // VMIN 0, VTIME 0: a pure poll.
     r.set(|t| t.cc[VMIN] = 0);
     assert_eq!(r.read(10).unwrap(), b"");
-    // VTIME > 0: any byte completes the read.
+    // VMIN 5, VTIME > 0: poll says IN at one byte (Linux), the read wants 5 or its timer.
     r.set(|t| {
         t.cc[VMIN] = 5;
         t.cc[VTIME] = 1;
     });
     assert_eq!(r.read(10), Err(Errno::EAGAIN));
     r.tty.input(b"z");
-    assert_eq!(r.read(10).unwrap(), b"z");
+    assert!(r.tty.poll().contains(Events::IN));
+    assert_eq!(r.read(10), Err(Errno::EAGAIN));
+    assert_eq!(r.read(1).unwrap(), b"z");
+}
+
+#[test]
+fn vtime_timers() {
+    let r = rig();
+    let mut buf = [0u8; 10];
+    // Canonical mode and VTIME 0 have no timer.
+    assert_eq!(r.tty.read_deadline(5), None);
+    r.set(|t| {
+        t.lflag &= !(ICANON | ECHO);
+        t.cc[VMIN] = 0;
+        t.cc[VTIME] = 3;
+    });
+    // VMIN 0: the whole read waits VTIME from its start, then returns 0.
+    assert_eq!(r.read(10), Err(Errno::EAGAIN));
+    assert_eq!(r.tty.read_deadline(7), Some(7 + 300_000_000));
+    assert_eq!(r.tty.read_expired(&mut buf), Ok(0));
+    r.tty.input(b"k");
+    assert_eq!(r.read(10).unwrap(), b"k");
+    // VMIN 4: no timer before the first byte, then VTIME after the latest byte.
+    r.set(|t| t.cc[VMIN] = 4);
+    assert_eq!(r.tty.read_deadline(7), None);
+    assert_eq!(r.tty.read_expired(&mut buf), Err(Errno::EAGAIN));
+    let t0 = fake_now();
+    r.tty.input(b"ab");
+    assert_eq!(r.read(10), Err(Errno::EAGAIN));
+    // A read begun after the byte came counts from its own start.
+    assert_eq!(r.tty.read_deadline(t0 + 5), Some(t0 + 5 + 300_000_000));
+    assert_eq!(r.tty.read_deadline(t0 - 5), Some(t0 + 300_000_000));
+    NOW.store(t0 + 100_000_000, Ordering::Relaxed);
+    r.tty.input(b"c");
+    assert_eq!(r.tty.read_deadline(t0), Some(t0 + 400_000_000));
+    assert_eq!(r.tty.read_expired(&mut buf), Ok(3));
+    assert_eq!(&buf[..3], b"abc");
+    // Enough bytes complete it without the timer.
+    r.tty.input(b"1234");
+    assert_eq!(r.read(10).unwrap(), b"1234");
+}
+
+#[test]
+fn controlling_terminal_ioctls() {
+    let mem = Mem(StdMutex::new(vec![0u8; 16]));
+    let groups = |pg: i32| pg == 40 || pg == 41;
+    let alive = |sid: i32| sid != 60;
+    let caller = |pid, pgid, sid| Caller {
+        pid,
+        pgid,
+        sid,
+        privileged: false,
+        pgrp_in_session: &groups,
+        session_alive: &alive,
+    };
+    let tty = Tty::with_driver(
+        Box::new(Callbacks {
+            writer: Box::new(|_| {}),
+            signal: Box::new(|_, _| {}),
+        }),
+        fake_now,
+    );
+    // No session yet: only TIOCSCTTY by a session leader works.
+    assert_eq!(
+        tty.job_ioctl(TIOCGPGRP, 0, &mem, &caller(40, 40, 40)),
+        Err(Errno::ENOTTY)
+    );
+    assert_eq!(
+        tty.job_ioctl(TIOCSCTTY, 0, &mem, &caller(41, 40, 40)),
+        Err(Errno::EPERM)
+    );
+    assert_eq!(
+        tty.job_ioctl(TIOCSCTTY, 0, &mem, &caller(40, 40, 40)),
+        Ok(0)
+    );
+    assert_eq!(tty.job_control(), (40, 40, false));
+    // Another session cannot take it, nor ask about it.
+    assert_eq!(
+        tty.job_ioctl(TIOCSCTTY, 0, &mem, &caller(50, 50, 50)),
+        Err(Errno::EPERM)
+    );
+    assert_eq!(
+        tty.job_ioctl(TIOCGSID, 0, &mem, &caller(50, 50, 50)),
+        Err(Errno::ENOTTY)
+    );
+    assert_eq!(tty.job_ioctl(TIOCGSID, 0, &mem, &caller(41, 41, 40)), Ok(0));
+    let mut b = [0u8; 4];
+    mem.read(0, &mut b).unwrap();
+    assert_eq!(i32::from_le_bytes(b), 40);
+    mem.write(4, &41i32.to_le_bytes()).unwrap();
+    assert_eq!(
+        tty.job_ioctl(TIOCSPGRP, 4, &mem, &caller(40, 40, 40)),
+        Ok(0)
+    );
+    assert_eq!(tty.job_control().0, 41);
+    mem.write(4, &99i32.to_le_bytes()).unwrap();
+    assert_eq!(
+        tty.job_ioctl(TIOCSPGRP, 4, &mem, &caller(40, 40, 40)),
+        Err(Errno::EPERM)
+    );
+    // The leader gives it up.
+    assert_eq!(
+        tty.job_ioctl(TIOCNOTTY, 0, &mem, &caller(40, 40, 40)),
+        Ok(0)
+    );
+    assert_eq!(tty.job_control(), (0, 0, false));
+    // A terminal whose session died is free to take.
+    assert_eq!(
+        tty.job_ioctl(TIOCSCTTY, 0, &mem, &caller(60, 60, 60)),
+        Ok(0)
+    );
+    assert_eq!(
+        tty.job_ioctl(TIOCSCTTY, 0, &mem, &caller(40, 40, 40)),
+        Ok(0)
+    );
+    assert_eq!(tty.hangup(), (40, 40));
 }
 
 #[test]

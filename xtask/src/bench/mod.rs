@@ -34,6 +34,7 @@ fn spec(arch: Arch, image: &std::path::Path, initrd: &std::path::Path, append: S
         initrd: Some(initrd.to_path_buf()),
         el1: false,
         gdb: None,
+        hold_on_reset: false,
         // QEMU keeps the last `-cpu`: pauth-impdef replaces TCG's slow QARMA pointer
         // authentication by a cheap one, as DESIGN.md's Linux numbers were measured.
         extra: match arch {

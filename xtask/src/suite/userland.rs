@@ -20,6 +20,8 @@ const PROGRAMS: &[(&str, u64)] = &[
     ("conform-files", 60),
     ("conform-time", 60),
     ("conform-signals", 60),
+    ("conform-fpu", 60),
+    ("conform-tty", 60),
     ("sysfuzz", 120),
     ("conform-kvm", 120),
     ("kvmfuzz", 120),
@@ -28,11 +30,7 @@ const PROGRAMS: &[(&str, u64)] = &[
 /// Checks that fail on Levitate for a reason recorded in `.teams/0014-conformance.md`. They
 /// are reported as `GAP`, not counted; their program then exits with failure, which the
 /// exit test accepts only when every failed check is listed here.
-const KNOWN_GAPS: &[&str] = &[
-    // MAP_SHARED file mappings are snapshots unless the file system has a page cache
-    // (mm/src/vm/mod.rs; tmpfs has none yet), and msync is not implemented.
-    "memory/mmap-file-shared",
-];
+const KNOWN_GAPS: &[&str] = &[];
 
 /// What one program's serial output says.
 #[derive(Debug, Default, PartialEq)]

@@ -262,6 +262,8 @@ fn fork_over_the_frame_allocator_on_aarch64_layout() {
 struct CachedFile {
     data: Vec<u8>,
     cache: std::sync::Mutex<std::collections::BTreeMap<u64, u64>>,
+    /// Answer [`PageSource::coherent`] (shared mappings then fault in lazily).
+    coherent: bool,
 }
 
 impl CachedFile {
@@ -294,6 +296,9 @@ impl PageSource for CachedFile {
         mem.get_page(pa);
         Some(Ok(pa))
     }
+    fn coherent(&self) -> bool {
+        self.coherent
+    }
 }
 
 #[test]
@@ -302,6 +307,7 @@ fn page_cache_sources_are_coherent() {
     let file = Arc::new(CachedFile {
         data: vec![4; 2 * P as usize],
         cache: Default::default(),
+        coherent: false,
     });
     let map = |shared: bool| {
         (
@@ -351,6 +357,49 @@ fn page_cache_sources_are_coherent() {
     assert_eq!(read_u8(&mut b, sb), 4);
     let c = b.fork(table(&mem)).unwrap();
     assert_eq!(mem.refs(cache_pa), 4);
+    drop((a, b, c));
+    file.release(&mut mem);
+    assert_eq!(mem.used(), 0);
+}
+
+#[test]
+fn coherent_caches_are_mapped_lazily() {
+    let mut mem = HostMem::default();
+    let file = Arc::new(CachedFile {
+        data: vec![6; 2 * P as usize],
+        cache: Default::default(),
+        coherent: true,
+    });
+    let map = || {
+        Some(MapFile {
+            source: file.clone(),
+            offset: 0,
+            may_write: true,
+        })
+    };
+    let mut a = new_as(&mem);
+    let sa = a.mmap(0, 3 * P, RW, MAP_SHARED, map()).unwrap();
+    assert_eq!(a.resident_pages(), 0, "nothing populated at mmap");
+    // A child forked before any touch still shares the pages: both fault in the cache frame.
+    let mut c = a.fork(table(&mem)).unwrap();
+    c.write_bytes(sa + P, &[8], false).unwrap();
+    assert_eq!(read_u8(&mut a, sa + P), 8);
+    assert_eq!(
+        a.translate(sa + P).unwrap().pa,
+        c.translate(sa + P).unwrap().pa
+    );
+    assert_eq!(a.resident_pages(), 1);
+    // Past the end of the file: SIGBUS on touch, as before.
+    assert_eq!(
+        c.handle_fault(sa + 2 * P, true, false),
+        Err(FaultError::Bus)
+    );
+    // Growing in place by mremap populates nothing either.
+    let mut b = new_as(&mem);
+    let sb = b.mmap(0x3000_0000, P, RW, MAP_SHARED, map()).unwrap();
+    assert_eq!(b.mremap(sb, P, 2 * P, 0, 0), Ok(sb));
+    assert_eq!(b.resident_pages(), 0);
+    assert_eq!(read_u8(&mut b, sb + P), 8);
     drop((a, b, c));
     file.release(&mut mem);
     assert_eq!(mem.used(), 0);

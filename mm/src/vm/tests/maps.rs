@@ -539,3 +539,27 @@ fn madvise_and_access_ok() {
     assert!(a.access_ok(x + P - 1, 2, false));
     assert!(!a.access_ok(u64::MAX, 2, false));
 }
+
+#[test]
+fn msync_checks() {
+    let mem = HostMem::default();
+    let mut a = new_as(&mem);
+    let x = 0x4000_0000;
+    a.mmap(x, 4 * P, RW, ANON | MAP_FIXED, None).unwrap();
+    a.munmap(x + 2 * P, P).unwrap();
+    assert_eq!(a.msync(x, P, MS_SYNC), Ok(()));
+    assert_eq!(a.msync(x, 1, MS_ASYNC | MS_INVALIDATE), Ok(()));
+    assert_eq!(a.msync(x, 2 * P, 0), Ok(()));
+    assert_eq!(a.msync(x + 1, P, MS_SYNC), Err(Errno::EINVAL));
+    assert_eq!(a.msync(x, P, MS_SYNC | MS_ASYNC), Err(Errno::EINVAL));
+    assert_eq!(a.msync(x, P, 8), Err(Errno::EINVAL));
+    // Flags are checked before the range.
+    assert_eq!(a.msync(0x5000_0001, P, 8), Err(Errno::EINVAL));
+    assert_eq!(a.msync(x, 3 * P, MS_SYNC), Err(Errno::ENOMEM));
+    assert_eq!(a.msync(x + P, 3 * P, MS_ASYNC), Err(Errno::ENOMEM));
+    assert_eq!(a.msync(0x5000_0000, P, MS_ASYNC), Err(Errno::ENOMEM));
+    assert_eq!(a.msync(0x5000_0000, 0, MS_ASYNC), Ok(()));
+    // The length rounds up modulo 2^64 (to 0: nothing to do); a range that wraps: ENOMEM.
+    assert_eq!(a.msync(x, u64::MAX, MS_SYNC), Ok(()));
+    assert_eq!(a.msync(x, u64::MAX - 2 * P, MS_SYNC), Err(Errno::ENOMEM));
+}

@@ -74,7 +74,42 @@ pub fn plan(
     pie_base: u64,
     user_end: u64,
 ) -> Result<LoadPlan, Errno> {
-    let elf = ElfBytes::<LittleEndian>::minimal_parse(file).map_err(|_| Errno::ENOEXEC)?;
+    plan_head(file, file.len() as u64, machine, pie_base, user_end)
+}
+
+/// How many bytes from the start of a file [`plan_head`] needs, once it has the ELF header
+/// (`head` holds at least its first 64 bytes): through the end of the program headers, at
+/// least one page. `None` if `head` is no 64-bit ELF header.
+pub fn head_len(head: &[u8]) -> Option<u64> {
+    let ehdr = head.get(..64).filter(|h| h.starts_with(b"\x7fELF"))?;
+    let phoff = u64::from_le_bytes(ehdr[32..40].try_into().ok()?);
+    let phentsize = u64::from(u16::from_le_bytes(ehdr[54..56].try_into().ok()?));
+    let phnum = u64::from(u16::from_le_bytes(ehdr[56..58].try_into().ok()?));
+    let end = phoff.checked_add(phentsize.checked_mul(phnum)?)?;
+    Some(end.max(PAGE))
+}
+
+/// [`plan`] from the start of the file only (`head`: at least the ELF and program headers,
+/// [`head_len`]); segments are checked against `file_len`. Section headers are ignored, as
+/// Linux does (they are usually at the end of the file, outside `head`).
+pub fn plan_head(
+    head: &[u8],
+    file_len: u64,
+    machine: Machine,
+    pie_base: u64,
+    user_end: u64,
+) -> Result<LoadPlan, Errno> {
+    let cleared: Vec<u8>;
+    let head = if head.len() >= 64 && head[40..48] != [0; 8] {
+        // e_shoff = 0: no section header table for the parser to find.
+        let mut copy = head.to_vec();
+        copy[40..48].fill(0);
+        cleared = copy;
+        &cleared
+    } else {
+        head
+    };
+    let elf = ElfBytes::<LittleEndian>::minimal_parse(head).map_err(|_| Errno::ENOEXEC)?;
     let ehdr = elf.ehdr;
     if ehdr.class != elf::file::Class::ELF64 || ehdr.e_machine != machine.e_machine() {
         return Err(Errno::ENOEXEC);
@@ -98,10 +133,7 @@ pub fn plan(
                 let seg_end = vaddr.checked_add(ph.p_memsz).ok_or(Errno::ENOEXEC)?;
                 let file_end = ph.p_offset.checked_add(ph.p_filesz).ok_or(Errno::ENOEXEC)?;
                 let aligned = ph.p_align <= 1 || (vaddr % PAGE == ph.p_offset % PAGE);
-                if ph.p_filesz > ph.p_memsz
-                    || file_end > file.len() as u64
-                    || seg_end > user_end
-                    || !aligned
+                if ph.p_filesz > ph.p_memsz || file_end > file_len || seg_end > user_end || !aligned
                 {
                     return Err(Errno::ENOEXEC);
                 }
@@ -192,6 +224,28 @@ mod tests {
         assert!(p.segments[0].prot.exec && !p.segments[0].prot.write);
         assert_eq!(p.brk_start, 0x40_3000);
         assert_eq!(plan(&f, Machine::Aarch64, 0, 1 << 47), Err(Errno::ENOEXEC));
+    }
+
+    #[test]
+    fn plan_from_the_head_only() {
+        let mut f = tiny_elf(ET_EXEC, elf::abi::EM_X86_64, 0x40_0100);
+        // Section headers at the end of a 3 MiB file, outside the head: ignored.
+        f[40..48].copy_from_slice(&0x30_0000u64.to_le_bytes());
+        f[58..60].copy_from_slice(&64u16.to_le_bytes());
+        f[60..62].copy_from_slice(&30u16.to_le_bytes());
+        assert_eq!(head_len(&f), Some(0x1000));
+        assert_eq!(head_len(&f[..63]), None);
+        assert_eq!(head_len(b"#!/bin/sh\n"), None);
+        let p = plan_head(&f, 0x30_1000, Machine::X86_64, 0, 1 << 47).unwrap();
+        assert_eq!(p.segments[0].file_size, 0x1000);
+        // A segment reaching past the end of the file is refused.
+        assert_eq!(
+            plan_head(&f, 0xfff, Machine::X86_64, 0, 1 << 47),
+            Err(Errno::ENOEXEC)
+        );
+        // Program headers far out: the head must reach them.
+        f[32..40].copy_from_slice(&0x2_0000u64.to_le_bytes());
+        assert_eq!(head_len(&f), Some(0x2_0000 + 56));
     }
 
     #[test]

@@ -1,14 +1,15 @@
 //! execve: replace the calling process's program.
 
+use crate::exec::elf;
 use crate::exec::load;
 use crate::kernel::Kernel;
-use crate::process::{Regs, Task, new_vm, read_file};
+use crate::process::{Regs, Task, new_vm};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use arch_api::UserContext;
 use core::sync::atomic::Ordering;
 use syscall::{Errno, Result};
-use vfs::{EmptyPath, FileType, Path};
+use vfs::{EmptyPath, FileType, OpenFile, OpenFlags, Path};
 
 const PATH_MAX: usize = 4096;
 /// Nested `#!` interpreters Linux follows (BINPRM_MAX_RECURSION).
@@ -78,6 +79,27 @@ fn shebang(image: &[u8]) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
     ))
 }
 
+/// The start of an executable: enough for a `#!` line and the ELF and program headers
+/// ([`elf::head_len`], capped at 64 KiB); the segments are mapped from the file itself.
+fn read_head(file: &OpenFile) -> Result<Vec<u8>> {
+    let mut head = alloc::vec![0u8; 4096];
+    let mut done = 0;
+    loop {
+        while done < head.len() {
+            match file.pread(&mut head[done..], done as i64)? {
+                0 => break,
+                n => done += n,
+            }
+        }
+        let want = elf::head_len(&head[..done]).map_or(0, |n| n.min(64 << 10) as usize);
+        if done < head.len() || want <= head.len() {
+            head.truncate(done);
+            return Ok(head);
+        }
+        head.resize(want, 0);
+    }
+}
+
 pub(crate) fn exec<K: Kernel>(
     t: &Arc<Task<K>>,
     regs: &mut Regs<K>,
@@ -93,7 +115,15 @@ pub(crate) fn exec<K: Kernel>(
         return Err(Errno::EACCES);
     }
     p.lookup(|l| K::vfs().access(l, Path::new(&path, EmptyPath::Deny)?, 1, true))?;
-    let image = read_file(p, &path)?;
+    // Execute permission is enough (Linux reads the file for the kernel): open it as root.
+    let file = p.lookup_as(&vfs::Cred::ROOT, |l| {
+        K::vfs().open(l, Path::new(&path, EmptyPath::Deny)?, OpenFlags::RDONLY, 0)
+    })?;
+    // A `noexec` mount (the interpreter of a script is checked on its own exec).
+    if file.path().is_some_and(|place| place.mount.noexec()) {
+        return Err(Errno::EACCES);
+    }
+    let image = read_head(&file)?;
     log::debug!(
         "pid {}: exec {}",
         p.pid,
@@ -112,14 +142,36 @@ pub(crate) fn exec<K: Kernel>(
     }
     let argv_refs: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
     let envp_refs: Vec<&[u8]> = envp.iter().map(Vec::as_slice).collect();
+    // Set-user-ID and set-group-ID bits (not on a `nosuid` mount); saved = effective.
+    let file_meta = file.metadata();
+    let nosuid = file.path().is_some_and(|place| place.mount.nosuid());
+    let (creds, secure) =
+        p.creds()
+            .after_exec(file_meta.mode, file_meta.uid, file_meta.gid, nosuid);
+    let ids = load::AuxIds {
+        uid: creds.uid,
+        euid: creds.euid,
+        gid: creds.gid,
+        egid: creds.egid,
+        secure,
+    };
     let mut vm = new_vm::<K>()?;
-    let entry = load::load::<K>(&mut vm, &image, &argv_refs, &envp_refs, &path)?;
+    let source = super::mem::file_source(file.clone());
+    let entry = load::load_file::<K>(
+        &mut vm, &file, source, &image, &argv_refs, &envp_refs, &path, ids,
+    )?;
     drop(image);
     end_other_threads(t)?;
     // Point of no return: switch to the new address space before the old one goes.
     let old = core::mem::replace(&mut *p.vm.lock(), vm);
     super::activate_root::<K>(p.vm.lock().root());
     drop(old);
+    {
+        let mut slot = p.cred.lock();
+        if **slot != creds {
+            *slot = Arc::new(creds);
+        }
+    }
     let closed = p.files.lock().close_on_exec();
     drop(closed);
     for a in p.actions.lock().iter_mut() {
@@ -128,6 +180,7 @@ pub(crate) fn exec<K: Kernel>(
         }
     }
     *t.altstack.lock() = (0, 2, 0);
+    *p.exe.lock() = file.path().cloned();
     *p.name.lock() = path.rsplit(|&b| b == b'/').next().unwrap_or(&path).to_vec();
     *p.cmdline.lock() = argv
         .iter()

@@ -59,7 +59,7 @@ pub fn clone<K: Kernel>(
             cwd: fs.cwd.clone(),
             umask: fs.umask,
         },
-        parent.cred.clone(),
+        parent.creds(),
         *parent.actions.lock(),
         parent.name.lock().clone(),
         Some(Arc::downgrade(parent)),
@@ -68,6 +68,7 @@ pub fn clone<K: Kernel>(
     ));
     drop(fs);
     *child.cmdline.lock() = parent.cmdline.lock().clone();
+    *child.exe.lock() = parent.exe.lock().clone();
     child.traits.inherit(&parent.traits);
     let task = new_task(t, pid, child.clone(), flags, ctid);
     *task.altstack.lock() = *t.altstack.lock();

@@ -29,6 +29,19 @@ pub fn at<K: Kernel, R>(
     empty: EmptyPath,
     f: impl FnOnce(&Lookup<'_>, Path<'_>) -> Result<R>,
 ) -> Result<R> {
+    let creds = p.creds();
+    at_as(p, &creds.fs, dirfd, path, empty, f)
+}
+
+/// [`at`] checking permissions for `cred` rather than the caller's fs ids.
+pub fn at_as<K: Kernel, R>(
+    p: &Process<K>,
+    cred: &vfs::Cred,
+    dirfd: i32,
+    path: u64,
+    empty: EmptyPath,
+    f: impl FnOnce(&Lookup<'_>, Path<'_>) -> Result<R>,
+) -> Result<R> {
     let bytes = p.user().read_cstr(path, PATH_MAX)?;
     let path = Path::new(&bytes, empty)?;
     // Copy the places out: the walk may read /proc, which looks at this process's fs state.
@@ -49,7 +62,7 @@ pub fn at<K: Kernel, R>(
     let lookup = Lookup {
         root: &root,
         start: &start,
-        cred: &p.cred,
+        cred,
     };
     f(&lookup, path)
 }
@@ -139,7 +152,7 @@ pub fn chroot<K: Kernel>(p: &Process<K>, path: u64) -> Result<usize> {
     if !place.metadata().is_dir() {
         return Err(Errno::ENOTDIR);
     }
-    if p.cred.uid != 0 {
+    if !p.creds().privileged() {
         return Err(Errno::EPERM);
     }
     p.fs.lock().root = place;
@@ -190,12 +203,36 @@ pub fn readlinkat<K: Kernel>(
     Ok(n)
 }
 
-pub fn faccessat<K: Kernel>(p: &Process<K>, dirfd: i32, path: u64, mode: u32) -> Result<usize> {
-    if mode & !7 != 0 {
+/// `faccessat2` flags.
+const AT_EACCESS: u32 = 0x200;
+const AT_SYMLINK_NOFOLLOW: u32 = 0x100;
+
+/// `faccessat`/`faccessat2`/`access`: checked with the real ids, or the effective ones for
+/// `AT_EACCESS` (Linux's `access_override_creds`). Unknown flags EINVAL.
+pub fn faccessat<K: Kernel>(
+    p: &Process<K>,
+    dirfd: i32,
+    path: u64,
+    mode: u32,
+    flags: u32,
+) -> Result<usize> {
+    if mode & !7 != 0 || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
-    at(p, dirfd, path, EmptyPath::Deny, |l, path| {
-        K::vfs().access(l, path, mode, true)
+    let creds = p.creds();
+    let cred = if flags & AT_EACCESS != 0 {
+        creds.effective()
+    } else {
+        creds.real()
+    };
+    let empty = if flags & AT_EMPTY_PATH != 0 {
+        EmptyPath::Allow
+    } else {
+        EmptyPath::Deny
+    };
+    let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
+    at_as(p, &cred, dirfd, path, empty, |l, path| {
+        K::vfs().access(l, path, mode, follow)
     })
     .map(|_| 0)
 }

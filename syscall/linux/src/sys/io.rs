@@ -1,13 +1,20 @@
 //! read, write, readv, writev, pread64, pwrite64, lseek, ioctl, getdents64.
+//!
+//! Terminal job control (SIGTTIN/SIGTTOU, [`jobctl`]) is checked here, once the call holds
+//! its file: a file that is no terminal pays one `FileOps::tty` call.
 
+use super::jobctl::{self, Access};
 use super::poll::blocking;
 use crate::kernel::Kernel;
 use crate::process::{Process, Task};
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
+use arch_api::Arch;
+use core::sync::atomic::Ordering;
+use sched::Thread;
 use syscall::{Errno, Result};
-use vfs::{Events, OpenFile};
+use vfs::{Events, OpenFile, OpenFlags, Waiter};
 
 /// Largest transfer one call makes (Linux's MAX_RW_COUNT is ~2 GiB; we bound the kernel
 /// buffer instead, and callers loop as POSIX allows).
@@ -38,14 +45,73 @@ fn read_out<K: Kernel>(
     Ok(n)
 }
 
-pub fn read<K: Kernel>(p: &Process<K>, fd: usize, buf: u64, len: usize) -> Result<usize> {
-    read_out(p, fd, buf, len, |file, kbuf| {
-        blocking::<K, _>(file, Events::IN, || file.read(kbuf))
+/// Wakes a thread blocked in [`read_blocking`].
+struct ThreadWaiter<K: Kernel>(Arc<Thread<K::Arch>>);
+
+impl<K: Kernel> Waiter for ThreadWaiter<K> {
+    fn wake(&self) {
+        K::sched().wake(&self.0);
+    }
+}
+
+/// A blocking read of `file`: `file.read` until it stops saying EAGAIN, waiting for the
+/// file's pollee in between, unless the file is non-blocking. A file with a read timer (a
+/// terminal's VTIME, [`vfs::FileOps::read_deadline`]) is read at its deadline with
+/// `read_expired`. The wait is Linux's prepare-to-wait: signals first, then the read (the
+/// condition) with interrupts on, then the block, which returns at once if a wake-up came
+/// in between. A file without a pollee never changes: its EAGAIN is final.
+fn read_blocking<K: Kernel>(file: &Arc<OpenFile>, buf: &mut [u8]) -> Result<usize> {
+    match file.read(buf) {
+        Err(Errno::EAGAIN) if !file.flags().contains(OpenFlags::NONBLOCK) => {}
+        r => return r,
+    }
+    let (Some(ops), Some(pollee), Some(me)) = (file.ops(), file.pollee(), K::sched().current())
+    else {
+        return Err(Errno::EAGAIN);
+    };
+    let started = K::Arch::now_ns();
+    let waiter: Arc<dyn Waiter> = Arc::new(ThreadWaiter::<K>(me));
+    let key = pollee.register(waiter);
+    let result = loop {
+        if crate::signal::kicked::<K>() {
+            break Err(Errno::EINTR);
+        }
+        K::sched().prepare_wait();
+        match file.read(buf) {
+            Err(Errno::EAGAIN) => {}
+            r => break r,
+        }
+        let deadline = ops.read_deadline(started);
+        let now = K::Arch::now_ns();
+        if let Some(d) = deadline
+            && now >= d
+        {
+            match ops.read_expired(buf) {
+                Err(Errno::EAGAIN) => {}
+                r => break r,
+            }
+        }
+        let ticks = deadline.map(|d| {
+            let ns = d.saturating_sub(now);
+            K::sched().ticks() + (ns as u128 * K::tick_hz() as u128).div_ceil(1_000_000_000) as u64
+        });
+        K::sched().block_current(ticks);
+    };
+    pollee.unregister(key);
+    result
+}
+
+pub fn read<K: Kernel>(t: &Arc<Task<K>>, fd: usize, buf: u64, len: usize) -> Result<usize> {
+    read_out(&t.process, fd, buf, len, |file, kbuf| {
+        jobctl::check(t, file, Access::Read)?;
+        read_blocking::<K>(file, kbuf)
     })
 }
 
-pub fn write<K: Kernel>(p: &Process<K>, fd: usize, buf: u64, len: usize) -> Result<usize> {
+pub fn write<K: Kernel>(t: &Arc<Task<K>>, fd: usize, buf: u64, len: usize) -> Result<usize> {
+    let p = &t.process;
     let file = p.file(fd)?;
+    jobctl::check(t, &file, Access::Write)?;
     let data = p.user().read_vec(buf, len.min(MAX_IO))?;
     blocking::<K, _>(&file, Events::OUT, || file.write(&data))
 }
@@ -91,12 +157,14 @@ fn iovecs<K: Kernel>(p: &Process<K>, iov: u64, count: usize) -> Result<Vec<(u64,
         .collect()
 }
 
-pub fn readv<K: Kernel>(p: &Process<K>, fd: usize, iov: u64, count: usize) -> Result<usize> {
+pub fn readv<K: Kernel>(t: &Arc<Task<K>>, fd: usize, iov: u64, count: usize) -> Result<usize> {
+    let p = &t.process;
     let file = p.file(fd)?;
+    jobctl::check(t, &file, Access::Read)?;
     let vecs = iovecs(p, iov, count)?;
     let total: usize = vecs.iter().map(|v| v.1).sum();
     let mut kbuf = vec![0u8; total.min(MAX_IO)];
-    let n = blocking::<K, _>(&file, Events::IN, || file.read(&mut kbuf))?;
+    let n = read_blocking::<K>(&file, &mut kbuf)?;
     let mut done = 0;
     for (base, len) in vecs {
         if done == n {
@@ -109,8 +177,10 @@ pub fn readv<K: Kernel>(p: &Process<K>, fd: usize, iov: u64, count: usize) -> Re
     Ok(n)
 }
 
-pub fn writev<K: Kernel>(p: &Process<K>, fd: usize, iov: u64, count: usize) -> Result<usize> {
+pub fn writev<K: Kernel>(t: &Arc<Task<K>>, fd: usize, iov: u64, count: usize) -> Result<usize> {
+    let p = &t.process;
     let file = p.file(fd)?;
+    jobctl::check(t, &file, Access::Write)?;
     let mut data = Vec::new();
     for (base, len) in iovecs(p, iov, count)? {
         let len = len.min(MAX_IO - data.len());
@@ -144,11 +214,78 @@ pub fn ioctl<K: Kernel>(t: &Arc<Task<K>>, fd: usize, cmd: u32, arg: usize) -> Re
             });
             Ok(0)
         }
-        _ => match crate::kvm::of(&file) {
-            Some(kvm) => crate::kvm::ioctl(t, kvm, cmd, arg as u64),
-            None => file.ioctl(cmd, arg, &p.user()),
-        },
+        _ => {
+            if let Some(kvm) = crate::kvm::of(&file) {
+                return crate::kvm::ioctl(t, kvm, cmd, arg as u64);
+            }
+            if !file.flags().contains(OpenFlags::PATH)
+                && let Some(tty) = file.ops().and_then(|o| o.tty())
+            {
+                // Linux's tty_check_change: a background job changing its terminal stops.
+                if CHANGES.contains(&cmd) {
+                    match jobctl::check_tty(t, tty, Access::Change) {
+                        Err(Errno::EIO) if cmd == vfs::tty::TIOCSPGRP => {
+                            return Err(Errno::ENOTTY);
+                        }
+                        r => r?,
+                    }
+                }
+                if vfs::tty::Tty::is_job_ioctl(cmd) {
+                    return job_ioctl(t, tty, cmd, arg);
+                }
+            }
+            file.ioctl(cmd, arg, &p.user())
+        }
     }
+}
+
+/// Terminal ioctls that change its settings: a background process making them gets SIGTTOU
+/// (Linux calls `tty_check_change` for these).
+const CHANGES: [u32; 8] = [
+    vfs::tty::TCSETS,
+    vfs::tty::TCSETSW,
+    vfs::tty::TCSETSF,
+    vfs::tty::TIOCSPGRP,
+    vfs::tty::TCFLSH,
+    vfs::tty::TCXONC,
+    vfs::tty::TCSBRK,
+    vfs::tty::TCSBRKP,
+];
+
+/// The controlling-terminal ioctls of a terminal, answered for the calling process.
+fn job_ioctl<K: Kernel>(
+    t: &Arc<Task<K>>,
+    tty: &vfs::tty::Tty,
+    cmd: u32,
+    arg: usize,
+) -> Result<usize> {
+    let p = &t.process;
+    let sid = p.sid.load(Ordering::Relaxed);
+    let in_session = |pgid: i32| {
+        let Ok(pgid) = u32::try_from(pgid) else {
+            return false;
+        };
+        crate::signal::all_processes(p).iter().any(|q| {
+            q.pgid.load(Ordering::Relaxed) == pgid
+                && q.sid.load(Ordering::Relaxed) == sid
+                && q.exit_status.lock().is_none()
+        })
+    };
+    let session_alive = |other: i32| {
+        crate::signal::all_processes(p).iter().any(|q| {
+            i64::from(q.sid.load(Ordering::Relaxed)) == i64::from(other)
+                && q.exit_status.lock().is_none()
+        })
+    };
+    let caller = vfs::tty::Caller {
+        pid: p.pid as i32,
+        pgid: p.pgid.load(Ordering::Relaxed) as i32,
+        sid: sid as i32,
+        privileged: p.creds().privileged(),
+        pgrp_in_session: &in_session,
+        session_alive: &session_alive,
+    };
+    tty.job_ioctl(cmd, arg, &p.user(), &caller)
 }
 
 pub fn getdents64<K: Kernel>(p: &Process<K>, fd: usize, buf: u64, len: usize) -> Result<usize> {
@@ -158,17 +295,20 @@ pub fn getdents64<K: Kernel>(p: &Process<K>, fd: usize, buf: u64, len: usize) ->
 /// `sendfile(out, in, offset, count)`: copy through a kernel buffer. With `offset`, read from
 /// there and store the new offset, leaving the input file's position alone.
 pub fn sendfile<K: Kernel>(
-    p: &Process<K>,
+    t: &Arc<Task<K>>,
     out_fd: usize,
     in_fd: usize,
     offset: u64,
     count: usize,
 ) -> Result<usize> {
+    let p = &t.process;
     let input = p.file(in_fd)?;
     let output = p.file(out_fd)?;
     if !input.flags().readable() || !output.flags().writable() {
         return Err(Errno::EBADF);
     }
+    jobctl::check(t, &input, Access::Read)?;
+    jobctl::check(t, &output, Access::Write)?;
     let mut kbuf = vec![0u8; count.min(MAX_IO)];
     let n = if offset != 0 {
         let off = p.user().read_u64(offset)? as i64;
@@ -179,7 +319,7 @@ pub fn sendfile<K: Kernel>(
         p.user().write_u64(offset, (off as u64) + n as u64)?;
         n
     } else {
-        blocking::<K, _>(&input, Events::IN, || input.read(&mut kbuf))?
+        read_blocking::<K>(&input, &mut kbuf)?
     };
     let mut done = 0;
     while done < n {

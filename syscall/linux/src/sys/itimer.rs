@@ -5,8 +5,12 @@
 //! changed timer wakes it early) and sends the signals. A timer lives in the process
 //! ([`Process::itimer`]: expiry and interval in monotonic nanoseconds), survives `execve` and
 //! is not inherited by `fork`, as on Linux; the thread holds only weak references.
-//! `ITIMER_VIRTUAL` and `ITIMER_PROF` count CPU time, which is not accounted yet: EINVAL.
+//!
+//! `ITIMER_VIRTUAL` (user time, SIGVTALRM) and `ITIMER_PROF` (user + system time, SIGPROF)
+//! count the process's CPU time down in the timer tick ([`crate::cputime`]); they too survive
+//! `execve` and are not inherited.
 
+use crate::cputime::{self, CpuTimer};
 use crate::kernel::Kernel;
 use crate::process::{Process, Task};
 use crate::signal::{self, SigInfo};
@@ -18,6 +22,8 @@ use core::any::Any;
 use syscall::{Errno, Result};
 
 const ITIMER_REAL: u32 = 0;
+const ITIMER_VIRTUAL: u32 = 1;
+const ITIMER_PROF: u32 = 2;
 const SIGALRM: u32 = 14;
 const NS_PER_US: u64 = 1000;
 const NS_PER_SEC: u64 = 1_000_000_000;
@@ -99,10 +105,18 @@ fn arm<K: Kernel>(p: &Arc<Process<K>>, value: u64, interval: u64) -> (u64, u64) 
     old
 }
 
-pub fn setitimer<K: Kernel>(t: &Arc<Task<K>>, which: u32, new: u64, old: u64) -> Result<usize> {
-    if which != ITIMER_REAL {
-        return Err(Errno::EINVAL);
+/// The CPU timer slot of `which`, or None for `ITIMER_REAL`; EINVAL for others.
+fn cpu_slot(which: u32) -> Result<Option<usize>> {
+    match which {
+        ITIMER_REAL => Ok(None),
+        ITIMER_VIRTUAL => Ok(Some(cputime::VIRTUAL)),
+        ITIMER_PROF => Ok(Some(cputime::PROF)),
+        _ => Err(Errno::EINVAL),
     }
+}
+
+pub fn setitimer<K: Kernel>(t: &Arc<Task<K>>, which: u32, new: u64, old: u64) -> Result<usize> {
+    let slot = cpu_slot(which)?;
     let p = &t.process;
     // Linux reads a NULL new value as a disarm.
     let (interval, value) = if new == 0 {
@@ -110,7 +124,18 @@ pub fn setitimer<K: Kernel>(t: &Arc<Task<K>>, which: u32, new: u64, old: u64) ->
     } else {
         read_itimerval(p, new)?
     };
-    let (left, was_interval) = arm(p, value, interval);
+    let (left, was_interval) = match slot {
+        None => arm(p, value, interval),
+        Some(i) => cputime::with_timers::<K, _>(&p.cpu, |timers| {
+            let was = timers[i];
+            // Linux keeps the interval of a disarmed timer too (getitimer shows it).
+            timers[i] = CpuTimer {
+                left: value,
+                interval,
+            };
+            (was.left, was.interval)
+        }),
+    };
     if old != 0 {
         p.user().write(old, &itimerval_bytes(was_interval, left))?;
     }
@@ -118,10 +143,13 @@ pub fn setitimer<K: Kernel>(t: &Arc<Task<K>>, which: u32, new: u64, old: u64) ->
 }
 
 pub fn getitimer<K: Kernel>(t: &Arc<Task<K>>, which: u32, out: u64) -> Result<usize> {
-    if which != ITIMER_REAL {
-        return Err(Errno::EINVAL);
-    }
-    let (left, interval) = current(&t.process);
+    let (left, interval) = match cpu_slot(which)? {
+        None => current(&t.process),
+        Some(i) => {
+            let timer = cputime::with_timers::<K, _>(&t.process.cpu, |timers| timers[i]);
+            (timer.left, timer.interval)
+        }
+    };
     t.process
         .user()
         .write(out, &itimerval_bytes(interval, left))?;

@@ -1,13 +1,18 @@
 //! Job control on terminals: a process of a background process group that reads its
-//! controlling terminal gets SIGTTIN, and one that writes it while `TOSTOP` is set gets
-//! SIGTTOU, as in Linux's `tty_check_change`/`job_control`.
+//! controlling terminal gets SIGTTIN, and one that writes it while `TOSTOP` is set, or
+//! changes its settings (termios, foreground group, flushes), gets SIGTTOU, as in Linux's
+//! `tty_check_change`/`job_control`.
+//!
+//! `read`, `readv`, `write`, `writev` and `sendfile` (`io.rs`) call [`check`] with the file
+//! they already hold; a file that is no terminal answers `FileOps::tty` with `None` and pays
+//! nothing more (the first version looked every fd up a second time at syscall dispatch).
 
 use crate::kernel::Kernel;
 use crate::process::Task;
 use crate::signal::{self, all_processes};
 use alloc::sync::Arc;
 use core::sync::atomic::Ordering;
-use syscall::{Errno, Result, Sysno};
+use syscall::{Errno, Result};
 use vfs::OpenFile;
 use vfs::tty::Tty;
 
@@ -19,43 +24,30 @@ const SIGTTOU: u32 = 22;
 pub enum Access {
     Read,
     Write,
+    /// A settings change (`TCSETS*`, `TIOCSPGRP`, `TCFLSH`, `TCXONC`): SIGTTOU whatever
+    /// `TOSTOP` says.
+    Change,
 }
 
+/// The terminal (console, pty slave) behind `file`, if it is one.
 fn tty_of(file: &OpenFile) -> Option<&Tty> {
-    file.ops()?.as_any()?.downcast_ref::<Tty>()
-}
-
-/// The terminal checks of syscall `s` with arguments `a`, before it runs: the fds that
-/// `read`/`readv` and `sendfile` read and that `write`/`writev` and `sendfile` write.
-pub fn check_call<K: Kernel>(t: &Arc<Task<K>>, s: Sysno, a: &[usize; 6]) -> Result<()> {
-    match s {
-        Sysno::read | Sysno::readv => check_fd(t, a[0], Access::Read),
-        Sysno::write | Sysno::writev => check_fd(t, a[0], Access::Write),
-        Sysno::sendfile => {
-            check_fd(t, a[1], Access::Read)?;
-            check_fd(t, a[0], Access::Write)
-        }
-        _ => Ok(()),
-    }
-}
-
-/// [`check`] for fd `fd`; a bad fd is left for the call itself to report.
-fn check_fd<K: Kernel>(t: &Arc<Task<K>>, fd: usize, access: Access) -> Result<()> {
-    match t.process.file(fd) {
-        Ok(file) => check(t, &file, access),
-        Err(_) => Ok(()),
-    }
+    file.ops()?.tty()
 }
 
 /// `Ok` if `t` may go on with `access` to `file`. A background reader (or writer under
-/// TOSTOP) of its session's terminal gets the stop signal sent to its process group and
-/// `EINTR`, so the call runs again once the group is continued. When the signal could not
-/// stop it (ignored or blocked) a read fails with EIO and a write goes ahead; so does any
-/// access from an orphaned process group (nobody could continue it), which gets EIO on read.
+/// TOSTOP, or settings changer) of its session's terminal gets the stop signal sent to its
+/// process group and `EINTR`, so the call runs again once the group is continued. When the
+/// signal could not stop it (ignored or blocked) a read fails with EIO and a write or change
+/// goes ahead; an orphaned process group (nobody could continue it) gets EIO.
 pub fn check<K: Kernel>(t: &Arc<Task<K>>, file: &OpenFile, access: Access) -> Result<()> {
-    let Some(tty) = tty_of(file) else {
-        return Ok(());
-    };
+    match tty_of(file) {
+        Some(tty) => check_tty(t, tty, access),
+        None => Ok(()),
+    }
+}
+
+/// [`check`] on the terminal itself.
+pub fn check_tty<K: Kernel>(t: &Arc<Task<K>>, tty: &Tty, access: Access) -> Result<()> {
     let p = &t.process;
     let (fg, sid, tostop) = tty.job_control();
     let pgid = p.pgid.load(Ordering::Relaxed);
@@ -68,14 +60,17 @@ pub fn check<K: Kernel>(t: &Arc<Task<K>>, file: &OpenFile, access: Access) -> Re
     }
     let sig = match access {
         Access::Read => SIGTTIN,
-        Access::Write => SIGTTOU,
+        Access::Write | Access::Change => SIGTTOU,
     };
     let blocked = t.sigmask.load(Ordering::Relaxed) & (1 << (sig - 1)) != 0;
-    if blocked || signal::ignored(p, sig) || orphaned::<K>(t, pgid) {
+    if blocked || signal::ignored(p, sig) {
         return match access {
             Access::Read => Err(Errno::EIO),
-            Access::Write => Ok(()),
+            Access::Write | Access::Change => Ok(()),
         };
+    }
+    if orphaned::<K>(t, pgid) {
+        return Err(Errno::EIO);
     }
     signal::send_group_now::<K>(pgid, sig);
     Err(Errno::EINTR)

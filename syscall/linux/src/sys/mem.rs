@@ -3,12 +3,17 @@
 use crate::kernel::Kernel;
 use crate::process::Process;
 use alloc::sync::Arc;
-use mm::vm::{MAP_ANONYMOUS, MapFile, PageSource};
+use mm::vm::{MAP_ANONYMOUS, MapFile, PageMemory, PageSource};
 use syscall::{Errno, Result};
 use vfs::OpenFile;
 
 /// File pages for mmap, read through the open file.
 struct FileSource(Arc<OpenFile>);
+
+/// `file` as the page source of a mapping (mmap, and execve's segments).
+pub(crate) fn file_source(file: Arc<OpenFile>) -> Arc<dyn PageSource> {
+    Arc::new(FileSource(file))
+}
 
 impl PageSource for FileSource {
     fn read_page(&self, offset: u64, page: &mut [u8]) -> Result<()> {
@@ -28,6 +33,15 @@ impl PageSource for FileSource {
             done += n;
         }
         Ok(())
+    }
+
+    /// The file's page-cache frame (tmpfs in the kernel), so shared mappings write through.
+    fn cached_page(&self, offset: u64, _mem: &mut dyn PageMemory) -> Option<Result<u64>> {
+        self.0.cached_page(offset)
+    }
+
+    fn coherent(&self) -> bool {
+        self.0.has_page_cache()
     }
 }
 
@@ -82,6 +96,12 @@ pub fn mremap<K: Kernel>(
     new_addr: u64,
 ) -> Result<usize> {
     Ok(p.vm.lock().mremap(old, old_len, new_len, flags, new_addr)? as usize)
+}
+
+/// `msync`: file pages live in the page cache, shared with the mappings, so there is nothing
+/// to write back; Linux's argument and range checks.
+pub fn msync<K: Kernel>(p: &Process<K>, addr: u64, len: u64, flags: u32) -> Result<usize> {
+    p.vm.lock().msync(addr, len, flags).map(|_| 0)
 }
 
 /// Advice is only advice: accept the values Linux knows, on page-aligned ranges.

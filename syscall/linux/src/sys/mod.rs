@@ -1,5 +1,6 @@
 //! System call dispatch: number → handler, typed errors → `-errno`, one family per file.
 
+mod cred;
 mod exec;
 mod fd;
 mod fork;
@@ -9,6 +10,7 @@ mod io;
 mod itimer;
 mod jobctl;
 mod mem;
+mod mount;
 mod poll;
 mod prio;
 mod proc;
@@ -17,8 +19,10 @@ mod stat;
 mod time;
 mod wait;
 
+pub(crate) use cred::Creds;
 pub(crate) use futex::{FutexWaiter, futex_wake};
 pub use itimer::RealTimer;
+pub(crate) use proc::{UTS_RELEASE, UTS_VERSION, domainname, hostname, set_uts_name};
 
 use crate::exec::elf::Machine;
 use crate::kernel::Kernel;
@@ -116,18 +120,17 @@ pub fn dispatch<K: Kernel>(task: &Arc<Task<K>>, regs: &mut Regs<K>) -> Flow {
 fn call<K: Kernel>(t: &Arc<Task<K>>, regs: &mut Regs<K>, s: Sysno, a: [usize; 6]) -> Result<usize> {
     use Sysno::*;
     let p = &t.process;
-    jobctl::check_call(t, s, &a)?;
     match s {
-        read => io::read(p, a[0], a[1] as u64, a[2]),
-        write => io::write(p, a[0], a[1] as u64, a[2]),
-        readv => io::readv(p, a[0], a[1] as u64, a[2]),
-        writev => io::writev(p, a[0], a[1] as u64, a[2]),
+        read => io::read(t, a[0], a[1] as u64, a[2]),
+        write => io::write(t, a[0], a[1] as u64, a[2]),
+        readv => io::readv(t, a[0], a[1] as u64, a[2]),
+        writev => io::writev(t, a[0], a[1] as u64, a[2]),
         pread64 => io::pread(p, a[0], a[1] as u64, a[2], a[3] as i64),
         pwrite64 => io::pwrite(p, a[0], a[1] as u64, a[2], a[3] as i64),
         lseek => io::lseek(p, a[0], a[1] as i64, a[2] as u32),
         ioctl => io::ioctl(t, a[0], a[1] as u32, a[2]),
         getdents64 => io::getdents64(p, a[0], a[1] as u64, a[2]),
-        sendfile => io::sendfile(p, a[0], a[1], a[2] as u64, a[3]),
+        sendfile => io::sendfile(t, a[0], a[1], a[2] as u64, a[3]),
 
         openat => fs::openat(p, a[0] as i32, a[1] as u64, a[2] as u32, a[3] as u32),
         open => fs::openat(p, fs::AT_FDCWD, a[0] as u64, a[1] as u32, a[2] as u32),
@@ -149,8 +152,9 @@ fn call<K: Kernel>(t: &Arc<Task<K>>, regs: &mut Regs<K>, s: Sysno, a: [usize; 6]
         rmdir => fs::unlinkat(p, fs::AT_FDCWD, a[0] as u64, fs::AT_REMOVEDIR),
         readlinkat => fs::readlinkat(p, a[0] as i32, a[1] as u64, a[2] as u64, a[3]),
         readlink => fs::readlinkat(p, fs::AT_FDCWD, a[0] as u64, a[1] as u64, a[2]),
-        faccessat | faccessat2 => fs::faccessat(p, a[0] as i32, a[1] as u64, a[2] as u32),
-        access => fs::faccessat(p, fs::AT_FDCWD, a[0] as u64, a[1] as u32),
+        faccessat => fs::faccessat(p, a[0] as i32, a[1] as u64, a[2] as u32, 0),
+        faccessat2 => fs::faccessat(p, a[0] as i32, a[1] as u64, a[2] as u32, a[3] as u32),
+        access => fs::faccessat(p, fs::AT_FDCWD, a[0] as u64, a[1] as u32, 0),
         umask => fs::umask(p, a[0] as u32),
         mknodat => fs::mknodat(p, a[0] as i32, a[1] as u64, a[2] as u32, a[3] as u64),
         mknod => fs::mknodat(p, fs::AT_FDCWD, a[0] as u64, a[1] as u32, a[2] as u64),
@@ -202,6 +206,15 @@ fn call<K: Kernel>(t: &Arc<Task<K>>, regs: &mut Regs<K>, s: Sysno, a: [usize; 6]
         fsync | fdatasync => io::fsync(p, a[0]),
         // Memory filesystems only: nothing to write back.
         sync => Ok(0),
+        mount => self::mount::mount(
+            p,
+            a[0] as u64,
+            a[1] as u64,
+            a[2] as u64,
+            a[3] as u64,
+            a[4] as u64,
+        ),
+        umount2 => self::mount::umount2(p, a[0] as u64, a[1] as u32),
         statfs => self::stat::statfs(p, a[0] as u64, a[1] as u64),
         fstatfs => self::stat::fstatfs(p, a[0], a[1] as u64),
         fallocate => io::fallocate(p, a[0], a[1] as u32, a[2] as i64, a[3] as i64),
@@ -239,6 +252,7 @@ fn call<K: Kernel>(t: &Arc<Task<K>>, regs: &mut Regs<K>, s: Sysno, a: [usize; 6]
             a[4] as u64,
         ),
         madvise => mem::madvise(a[0] as u64, a[1] as u64, a[2] as u32),
+        msync => mem::msync(p, a[0] as u64, a[1] as u64, a[2] as u32),
 
         getpid => Ok(p.pid as usize),
         gettid => Ok(t.tid() as usize),
@@ -289,10 +303,26 @@ fn call<K: Kernel>(t: &Arc<Task<K>>, regs: &mut Regs<K>, s: Sysno, a: [usize; 6]
             self::wait::rt_tgsigqueueinfo(t, a[0] as i32, a[1] as i32, a[2] as u32, a[3] as u64)
         }
         futex => self::futex::futex(t, a),
-        getuid | geteuid | getgid | getegid => Ok(0),
+        getuid => cred::get(p, false, false),
+        geteuid => cred::get(p, false, true),
+        getgid => cred::get(p, true, false),
+        getegid => cred::get(p, true, true),
+        setuid => cred::setuid(p, a[0] as u32),
+        setgid => cred::setgid(p, a[0] as u32),
+        setreuid => cred::setreuid(p, a[0] as u32, a[1] as u32),
+        setregid => cred::setregid(p, a[0] as u32, a[1] as u32),
+        setresuid => cred::setresuid(p, a[0] as u32, a[1] as u32, a[2] as u32),
+        setresgid => cred::setresgid(p, a[0] as u32, a[1] as u32, a[2] as u32),
+        getresuid => cred::getresuid(p, a[0] as u64, a[1] as u64, a[2] as u64),
+        getresgid => cred::getresgid(p, a[0] as u64, a[1] as u64, a[2] as u64),
+        setfsuid => cred::setfsuid(p, a[0] as u32),
+        setfsgid => cred::setfsgid(p, a[0] as u32),
+        setgroups => cred::setgroups(p, a[0] as i32, a[1] as u64),
         set_tid_address => proc::set_tid_address(t, a[0] as u64),
         set_robust_list => proc::set_robust_list(a[1]),
         uname => proc::uname::<K>(p, a[0] as u64),
+        sethostname => proc::set_name(p, false, a[0] as u64, a[1]),
+        setdomainname => proc::set_name(p, true, a[0] as u64, a[1]),
         arch_prctl => proc::arch_prctl::<K>(p, regs, a[0] as u32, a[1] as u64),
         prlimit64 => proc::prlimit64(p, a[0], a[1] as u32, a[2] as u64, a[3] as u64),
         getrlimit => proc::prlimit64(p, 0, a[0] as u32, 0, a[1] as u64),
@@ -302,7 +332,7 @@ fn call<K: Kernel>(t: &Arc<Task<K>>, regs: &mut Regs<K>, s: Sysno, a: [usize; 6]
         }
         getrandom => proc::getrandom::<K>(p, a[0] as u64, a[1], a[2] as u32),
         reboot => proc::reboot::<K>(a[0] as u32, a[1] as u32, a[2] as u32),
-        getgroups => proc::getgroups(p, a[0], a[1] as u64),
+        getgroups => cred::getgroups(p, a[0] as i32, a[1] as u64),
         sched_getaffinity => proc::sched_getaffinity(t, a[0] as u32, a[1], a[2] as u64),
         getpriority => prio::getpriority(t, a[0] as u32, a[1] as u32),
         setitimer => itimer::setitimer(t, a[0] as u32, a[1] as u64, a[2] as u64),
@@ -332,14 +362,16 @@ fn call<K: Kernel>(t: &Arc<Task<K>>, regs: &mut Regs<K>, s: Sysno, a: [usize; 6]
         pause => signal::pause(t),
         rt_sigtimedwait => signal::rt_sigtimedwait(t, a[0] as u64, a[1] as u64, a[2] as u64, a[3]),
 
-        clock_gettime => self::time::clock_gettime::<K>(p, a[0] as u32, a[1] as u64),
-        clock_getres => self::time::clock_getres::<K>(p, a[0] as u32, a[1] as u64),
+        clock_gettime => self::time::clock_gettime::<K>(t, a[0] as u32, a[1] as u64),
+        clock_getres => self::time::clock_getres::<K>(t, a[0] as u32, a[1] as u64),
+        times => self::time::times(t, a[0] as u64),
+        getrusage => self::time::getrusage(t, a[0] as i32, a[1] as u64),
         gettimeofday => self::time::gettimeofday::<K>(p, a[0] as u64),
         settimeofday => self::time::settimeofday::<K>(p, a[0] as u64),
         clock_settime => self::time::clock_settime::<K>(p, a[0] as u32, a[1] as u64),
         nanosleep => self::time::nanosleep::<K>(p, a[0] as u64, a[1] as u64),
         clock_nanosleep => {
-            self::time::clock_nanosleep::<K>(p, a[0] as u32, a[1] as u32, a[2] as u64, a[3] as u64)
+            self::time::clock_nanosleep::<K>(t, a[0] as u32, a[1] as u32, a[2] as u64, a[3] as u64)
         }
 
         poll => self::poll::poll::<K>(p, a[0] as u64, a[1], a[2] as i32 as i64),

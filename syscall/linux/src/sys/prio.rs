@@ -53,10 +53,10 @@ fn targets<K: Kernel>(t: &Arc<Task<K>>, which: u32, who: u32) -> Result<Vec<Arc<
                 .collect()
         }
         PRIO_USER => {
-            let uid = if who == 0 { me.cred.uid } else { who };
+            let uid = if who == 0 { me.creds().uid } else { who };
             all.iter()
                 .filter(live)
-                .filter(|p| p.cred.uid == uid)
+                .filter(|p| p.creds().uid == uid)
                 .cloned()
                 .collect()
         }
@@ -79,13 +79,27 @@ pub fn getpriority<K: Kernel>(t: &Arc<Task<K>>, which: u32, who: u32) -> Result<
     Ok((20 - best) as usize)
 }
 
-/// setpriority: every process here runs as root, so lowering nice is allowed too.
+/// setpriority, as Linux's `set_one_prio` for each target: EPERM unless the caller's real or
+/// effective uid is the target's real uid or the caller is privileged (`CAP_SYS_NICE`),
+/// EACCES for lowering nice unprivileged (`RLIMIT_NICE` is 0); the last failure is reported.
 pub fn setpriority<K: Kernel>(t: &Arc<Task<K>>, which: u32, who: u32, nice: i32) -> Result<usize> {
     let nice = nice.clamp(-20, 19);
+    let me = t.process.creds();
+    let mut result = Err(Errno::ESRCH);
     for p in targets(t, which, who)? {
-        p.traits.nice.store(nice, Ordering::Relaxed);
+        let owner = p.creds().uid;
+        if !me.privileged() && owner != me.uid && owner != me.euid {
+            result = Err(Errno::EPERM);
+        } else if !me.privileged() && nice < p.traits.nice.load(Ordering::Relaxed) {
+            result = Err(Errno::EACCES);
+        } else {
+            p.traits.nice.store(nice, Ordering::Relaxed);
+            if result == Err(Errno::ESRCH) {
+                result = Ok(0);
+            }
+        }
     }
-    Ok(0)
+    result
 }
 
 /// The process `pid` names for the sched_* and ioprio calls (0: the caller).

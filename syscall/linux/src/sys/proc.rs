@@ -1,10 +1,12 @@
-//! set_tid_address, set_robust_list, uname, arch_prctl, prlimit64, getrandom.
+//! set_tid_address, set_robust_list, uname, sethostname, setdomainname, arch_prctl, prlimit64,
+//! getrandom.
 
 use crate::exec::elf::Machine;
 use crate::kernel::Kernel;
 use crate::process::{Process, Regs, Task};
 use alloc::sync::Arc;
 use alloc::vec;
+use alloc::vec::Vec;
 use arch_api::UserContext;
 use core::sync::atomic::Ordering;
 use syscall::{Errno, Result};
@@ -23,23 +25,85 @@ pub fn set_robust_list(len: usize) -> Result<usize> {
     Ok(0)
 }
 
+/// `uname -r` (and `/proc/sys/kernel/osrelease`).
+pub const UTS_RELEASE: &str = "6.1.0-levitate";
+/// `uname -v` (and `/proc/sys/kernel/version`).
+pub const UTS_VERSION: &str = concat!("#1 SMP PREEMPT Levitate ", env!("CARGO_PKG_VERSION"));
+
+/// A uts name field: 64 bytes and a length (the 65th byte of `struct utsname` is the NUL).
+struct UtsName {
+    bytes: [u8; 64],
+    len: usize,
+}
+
+impl UtsName {
+    const fn new(s: &[u8]) -> Self {
+        let mut bytes = [0u8; 64];
+        let mut i = 0;
+        while i < s.len() && i < 64 {
+            bytes[i] = s[i];
+            i += 1;
+        }
+        UtsName { bytes, len: i }
+    }
+    fn get(&self) -> Vec<u8> {
+        self.bytes[..self.len].to_vec()
+    }
+}
+
+/// The node and domain names: sethostname/setdomainname, uname, `kernel.hostname` and
+/// `kernel.domainname` in /proc/sys share them (one UTS namespace).
+static NODENAME: spin::Mutex<UtsName> = spin::Mutex::new(UtsName::new(b"levitate"));
+static DOMAINNAME: spin::Mutex<UtsName> = spin::Mutex::new(UtsName::new(b"(none)"));
+
+pub(crate) fn hostname() -> Vec<u8> {
+    NODENAME.lock().get()
+}
+
+pub(crate) fn domainname() -> Vec<u8> {
+    DOMAINNAME.lock().get()
+}
+
+/// Set the host (`domain` false) or domain name: EINVAL past 64 bytes, as Linux (every process
+/// is root here, so no EPERM).
+pub(crate) fn set_uts_name(domain: bool, name: &[u8]) -> Result<()> {
+    if name.len() > 64 {
+        return Err(Errno::EINVAL);
+    }
+    *if domain { &DOMAINNAME } else { &NODENAME }.lock() = UtsName::new(name);
+    Ok(())
+}
+
+/// sethostname / setdomainname: the length is an `int`; negative or past 64 is EINVAL.
+pub fn set_name<K: Kernel>(p: &Process<K>, domain: bool, name: u64, len: usize) -> Result<usize> {
+    let len = len as i32;
+    if !(0..=64).contains(&len) {
+        return Err(Errno::EINVAL);
+    }
+    let bytes = p.user().read_vec(name, len as usize)?;
+    set_uts_name(domain, &bytes)?;
+    Ok(0)
+}
+
 pub fn uname<K: Kernel>(p: &Process<K>, buf: u64) -> Result<usize> {
+    let (node, domain) = (hostname(), domainname());
     let fields: [&[u8]; 6] = [
         b"Linux",
-        b"levitate",
-        b"6.1.0-levitate",
-        concat!("#1 SMP PREEMPT Levitate ", env!("CARGO_PKG_VERSION")).as_bytes(),
+        &node,
+        UTS_RELEASE.as_bytes(),
+        UTS_VERSION.as_bytes(),
         // Linux's UTS_MACHINE32 under `linux32`.
         match (K::MACHINE, super::prio::linux32(p)) {
             (Machine::X86_64, true) => b"i686",
             (Machine::Aarch64, true) => b"armv8l",
             _ => K::PLATFORM.as_bytes(),
         },
-        b"(none)",
+        &domain,
     ];
     let mut out = vec![0u8; 65 * 6];
     for (i, f) in fields.iter().enumerate() {
-        out[65 * i..65 * i + f.len()].copy_from_slice(f);
+        let n = f.len().min(64);
+        out[65 * i..65 * i + n].copy_from_slice(&f[..n]);
     }
     p.user().write(buf, &out)?;
     Ok(0)
@@ -166,20 +230,6 @@ pub fn reboot<K: Kernel>(magic1: u32, magic2: u32, cmd: u32) -> Result<usize> {
     }
 }
 
-/// `getgroups`: the supplementary groups of the caller.
-pub fn getgroups<K: Kernel>(p: &Process<K>, size: usize, list: u64) -> Result<usize> {
-    let groups = &p.cred.groups;
-    if size == 0 {
-        return Ok(groups.len());
-    }
-    if size < groups.len() {
-        return Err(Errno::EINVAL);
-    }
-    let bytes: alloc::vec::Vec<u8> = groups.iter().flat_map(|g| g.to_le_bytes()).collect();
-    p.user().write(list, &bytes)?;
-    Ok(groups.len())
-}
-
 /// ESRCH unless `pid` is 0, the caller, or another live process (any may be asked about).
 fn affinity_target<K: Kernel>(t: &Arc<Task<K>>, pid: u32) -> Result<()> {
     if pid == 0
@@ -220,6 +270,18 @@ pub fn sched_setaffinity<K: Kernel>(
 ) -> Result<usize> {
     let p = &t.process;
     affinity_target(t, pid)?;
+    // Linux's `check_same_owner`: the caller's euid is the target's uid or euid, or it has
+    // CAP_SYS_NICE.
+    let me = p.creds();
+    if let Some(target) = super::wait::all_processes(t)
+        .iter()
+        .find(|q| pid != 0 && q.pid == pid)
+    {
+        let them = target.creds();
+        if !me.privileged() && me.euid != them.uid && me.euid != them.euid {
+            return Err(Errno::EPERM);
+        }
+    }
     let mut buf = [0u8; 8];
     let n = len.min(8);
     p.user().read(mask, &mut buf[..n])?;

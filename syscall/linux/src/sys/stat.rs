@@ -154,7 +154,7 @@ fn set_attr<K: Kernel>(
 ) -> Result<usize> {
     if path == 0 {
         let file = p.file(usize::try_from(dirfd).map_err(|_| Errno::EBADF)?)?;
-        let attr = vfs::perm::check_set_attr(&file.metadata(), &p.cred, attr)?;
+        let attr = vfs::perm::check_set_attr(&file.metadata(), &p.creds().fs, attr)?;
         return file.inode().set_attr(&attr).map(|_| 0);
     }
     at(p, dirfd, path, EmptyPath::Deny, |l, path| {

@@ -45,6 +45,8 @@ struct Report {
     /// siginfo `si_code` and `si_status` for waitid.
     code: i32,
     value: i32,
+    /// (user, system) nanoseconds of an exited child, with its reaped children's (rusage).
+    cpu: (u64, u64),
 }
 
 /// Wait for a matching child to exit (or, with WUNTRACED/WCONTINUED, stop or continue);
@@ -90,6 +92,7 @@ fn check_children<K: Kernel>(
             {
                 if reap {
                     children.remove(i);
+                    crate::cputime::reaped(&p.cpu, &c.cpu);
                 }
                 let (code, value) = match (status & 0x7f, status & 0x80) {
                     (0, _) => (signal::CLD_EXITED, (status >> 8) & 0xff),
@@ -101,6 +104,7 @@ fn check_children<K: Kernel>(
                     status,
                     code,
                     value,
+                    cpu: crate::cputime::exited_times(&c.cpu),
                 }));
             }
             let mut ev = c.wait_event.lock();
@@ -110,12 +114,14 @@ fn check_children<K: Kernel>(
                     status: ((sig as i32) << 8) | 0x7f,
                     code: signal::CLD_STOPPED,
                     value: sig as i32,
+                    cpu: (0, 0),
                 },
                 Some(WaitEvent::Continued) if options & WCONTINUED != 0 => Report {
                     pid: c.pid,
                     status: 0xffff,
                     code: signal::CLD_CONTINUED,
                     value: signal::SIGCONT as i32,
+                    cpu: (0, 0),
                 },
                 _ => continue,
             };
@@ -153,7 +159,8 @@ pub fn wait4<K: Kernel>(
         p.user().write_u32(wstatus, r.status as u32)?;
     }
     if rusage != 0 {
-        p.user().write(rusage, &[0u8; 144])?;
+        p.user()
+            .write(rusage, &super::time::rusage_bytes(r.cpu.0, r.cpu.1, 0))?;
     }
     Ok(r.pid as usize)
 }
@@ -288,13 +295,38 @@ pub fn kill<K: Kernel>(t: &Arc<Task<K>>, pid: i32, sig: u32) -> Result<usize> {
     if targets.is_empty() {
         return Err(Errno::ESRCH);
     }
-    if sig == 0 {
-        return Ok(0);
-    }
+    // Linux: a group is EPERM only if no member could be signalled; -1 says 0 regardless.
+    let mut sent = false;
     for p in targets {
-        signal::send_process(&p, SigInfo::user(sig, signal::SI_USER, me.pid));
+        if !may_signal(me, &p, sig) {
+            continue;
+        }
+        sent = true;
+        if sig != 0 {
+            signal::send_process(&p, user_info(me, sig, signal::SI_USER));
+        }
     }
-    Ok(0)
+    if sent || pid == -1 {
+        Ok(0)
+    } else {
+        Err(Errno::EPERM)
+    }
+}
+
+/// Linux's `check_kill_permission` for a signal from user space: the credentials rule
+/// (`Creds::may_signal`), or SIGCONT within the sender's session.
+fn may_signal<K: Kernel>(me: &Process<K>, target: &Process<K>, sig: u32) -> bool {
+    me.creds().may_signal(&target.creds())
+        || (sig == signal::SIGCONT
+            && target.sid.load(Ordering::Relaxed) == me.sid.load(Ordering::Relaxed))
+}
+
+/// A `kill`/`tgkill` siginfo: the sender's pid and real uid.
+fn user_info<K: Kernel>(me: &Process<K>, sig: u32, code: i32) -> SigInfo {
+    SigInfo {
+        uid: me.creds().uid,
+        ..SigInfo::user(sig, code, me.pid)
+    }
 }
 
 /// `tgkill` (and `tkill` with `tgid` = None): one thread.
@@ -314,8 +346,11 @@ pub fn tgkill<K: Kernel>(t: &Arc<Task<K>>, tgid: Option<i32>, tid: i32, sig: u32
                 .cloned()
         })
         .ok_or(Errno::ESRCH)?;
+    if !may_signal(&t.process, &target.process, sig) {
+        return Err(Errno::EPERM);
+    }
     if sig != 0 {
-        signal::send_thread(&target, SigInfo::user(sig, signal::SI_TKILL, t.process.pid));
+        signal::send_thread(&target, user_info(&t.process, sig, signal::SI_TKILL));
     }
     Ok(0)
 }
@@ -356,6 +391,9 @@ pub fn rt_sigqueueinfo<K: Kernel>(
         .filter(|p| p.exit_status.lock().is_none())
         .ok_or(Errno::ESRCH)?;
     let info = user_siginfo(t, sig, uinfo, target.pid)?;
+    if !may_signal(&t.process, &target, sig) {
+        return Err(Errno::EPERM);
+    }
     if sig != 0 {
         signal::queue_process(&target, info)?;
     }
@@ -383,6 +421,9 @@ pub fn rt_tgsigqueueinfo<K: Kernel>(
         .cloned()
         .ok_or(Errno::ESRCH)?;
     let info = user_siginfo(t, sig, uinfo, p.pid)?;
+    if !may_signal(&t.process, &p, sig) {
+        return Err(Errno::EPERM);
+    }
     if sig != 0 {
         signal::queue_thread(&thread, info)?;
     }

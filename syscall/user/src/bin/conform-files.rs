@@ -1,6 +1,7 @@
 //! Conformance checks for files: open flags, read/write/pread/pwrite/lseek, getdents64, stat
 //! fields, rename/link/unlink/symlink/readlink, mkdir/rmdir, dup2/dup3/fcntl, pipes and poll,
-//! and the errors for bad fds (EBADF) and bad pointers (EFAULT, through raw syscalls).
+//! `/proc/self/fd` links (`conform/procfd.rs`), and the errors for bad fds (EBADF) and bad
+//! pointers (EFAULT, through raw syscalls).
 //! Prints `PASS files/<name>` or `FAIL files/<name>: why`; exits 0 iff all passed.
 
 #[path = "../conform/util.rs"]
@@ -8,6 +9,12 @@ mod util;
 
 #[path = "../conform/fileops.rs"]
 mod fileops;
+
+#[path = "../conform/procfd.rs"]
+mod procfd;
+
+#[path = "../conform/mount.rs"]
+mod mount;
 
 use fileops::{
     close, dents, fcntl, fstat, lseek, mkdir, one, open, open_err, pipe, poll, read, stat, two,
@@ -728,6 +735,8 @@ fn main() -> ExitCode {
             "open closed".to_string(),
         )
     });
+    r.check("proc-self-fd", || procfd::links(&dir));
+    mount::checks(&mut r, &dir);
     let _ = std::fs::remove_dir_all(&dir);
     r.finish()
 }

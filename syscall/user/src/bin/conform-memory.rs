@@ -1,5 +1,7 @@
 //! Conformance checks for memory: anonymous and file mappings, private and shared mappings
-//! across fork, munmap and mprotect (faults observed as a child's SIGSEGV), brk, mremap.
+//! across fork, shared file mappings through the page cache (coherent with read/write, other
+//! mappings and processes), msync, shared futexes across processes, munmap and mprotect
+//! (faults observed as a child's SIGSEGV), brk, mremap.
 //! Prints `PASS memory/<name>` or `FAIL memory/<name>: why`; exits 0 iff all passed.
 
 #[path = "../conform/util.rs"]
@@ -323,8 +325,297 @@ fn main() -> ExitCode {
         eq("page past EOF", end, End::Signaled(libc::SIGBUS))?;
         unmap(p, 2 * PAGE)
     });
+    r.check("mmap-file-shared-sees-write", || {
+        let (fd, p) = shared_file(&dir, "seen", b"0123456789", PAGE)?;
+        eq("mapping shows the file", peek(p.wrapping_add(4)), b'4')?;
+        pwrite(fd, b"AB", 3)?;
+        eq("write() seen in the mapping", peek(p.wrapping_add(3)), b'A')?;
+        eq("second byte", peek(p.wrapping_add(4)), b'B')?;
+        poke(p.wrapping_add(7), b'x');
+        eq(
+            "read() sees the mapping",
+            pread(fd, 10, 0)?.as_slice(),
+            b"012AB56x89".as_slice(),
+        )?;
+        close(fd);
+        unmap(p, PAGE)
+    });
+    r.check("mmap-file-shared-kept-after-munmap", || {
+        let (fd, p) = shared_file(&dir, "kept", &[b'.'; 3 * PAGE], 3 * PAGE)?;
+        close(fd);
+        poke(p.wrapping_add(2 * PAGE + 1), b'K');
+        unmap(p, 3 * PAGE)?;
+        let back = std::fs::read(format!("{dir}/kept")).map_err(|e| e.to_string())?;
+        eq("length", back.len(), 3 * PAGE)?;
+        eq("byte written before munmap", back[2 * PAGE + 1], b'K')
+    });
+    r.check("mmap-file-shared-fork", || {
+        let (fd, p) = shared_file(&dir, "forked", &[0; PAGE], PAGE)?;
+        let path = format!("{dir}/forked");
+        let end = in_child(|| {
+            poke(p.wrapping_add(10), 0x11);
+            // An independent mapping of the same file in the child.
+            let cpath = c(&path);
+            // SAFETY: NUL-terminated path.
+            let fd2 = unsafe { libc::open(cpath.as_ptr(), libc::O_RDWR) };
+            let Ok(q) = map(
+                PAGE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd2,
+            ) else {
+                return 3;
+            };
+            poke(q.wrapping_add(20), 0x22);
+            i32::from(peek(q.wrapping_add(10)))
+        })?;
+        eq(
+            "child saw its inherited write in its own mapping",
+            end,
+            End::Exited(0x11),
+        )?;
+        eq(
+            "parent mapping sees the child's own mapping",
+            peek(p.wrapping_add(20)),
+            0x22,
+        )?;
+        eq("read() sees both", pread(fd, 21, 0)?[10..].to_vec(), {
+            let mut v = vec![0u8; 11];
+            v[0] = 0x11;
+            v[10] = 0x22;
+            v
+        })?;
+        // Two independent mappings in one process are the same page.
+        let q = map(PAGE, libc::PROT_READ, libc::MAP_SHARED, fd)?;
+        poke(p.wrapping_add(30), 0x33);
+        eq("second mapping", peek(q.wrapping_add(30)), 0x33)?;
+        close(fd);
+        unmap(q, PAGE)?;
+        unmap(p, PAGE)
+    });
+    r.check("mmap-file-private-cow", || {
+        let (fd, _) = shared_file(&dir, "private", b"abcdef", 0)?;
+        let q = map(
+            PAGE,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE,
+            fd,
+        )?;
+        eq("private mapping", peek(q.wrapping_add(1)), b'b')?;
+        poke(q.wrapping_add(2), b'C');
+        pwrite(fd, b"X", 2)?;
+        eq("own copy after its write", peek(q.wrapping_add(2)), b'C')?;
+        eq(
+            "file unchanged by it",
+            pread(fd, 6, 0)?.as_slice(),
+            b"abXdef".as_slice(),
+        )?;
+        close(fd);
+        unmap(q, PAGE)
+    });
+    r.check("mmap-file-truncate-grow-then-map", || {
+        let (fd, _) = shared_file(&dir, "grown", b"", 0)?;
+        // SAFETY: `fd` is ours.
+        let ret = unsafe { libc::ftruncate(fd, (3 * PAGE) as libc::off_t) };
+        expect_ok("ftruncate", ret as i64)?;
+        let p = map(
+            3 * PAGE,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            fd,
+        )?;
+        eq("hole reads zero", peek(p.wrapping_add(PAGE + 5)), 0)?;
+        poke(p.wrapping_add(2 * PAGE + 9), b'g');
+        eq(
+            "read() past the hole",
+            pread(fd, 1, (2 * PAGE + 9) as i64)?.as_slice(),
+            b"g".as_slice(),
+        )?;
+        eq("size unchanged", file_size(fd)?, (3 * PAGE) as i64)?;
+        close(fd);
+        unmap(p, 3 * PAGE)
+    });
+    r.check("mmap-file-shared-past-eof", || {
+        let (fd, p) = shared_file(&dir, "tail", &[b'y'; 100], PAGE)?;
+        eq("tail of the page reads zero", peek(p.wrapping_add(150)), 0)?;
+        poke(p.wrapping_add(200), b'!');
+        eq("size unchanged", file_size(fd)?, 100)?;
+        eq("read() stops at the size", pread(fd, 300, 0)?.len(), 100)?;
+        close(fd);
+        unmap(p, PAGE)
+    });
+    r.check("mmap-file-truncate-sigbus", || {
+        let (fd, p) = shared_file(&dir, "cut", &[b'c'; 2 * PAGE], 2 * PAGE)?;
+        eq("first page", peek(p.wrapping_add(150)), b'c')?;
+        // SAFETY: `fd` is ours.
+        let ret = unsafe { libc::ftruncate(fd, 100) };
+        expect_ok("ftruncate", ret as i64)?;
+        eq(
+            "cut part of the last page reads zero",
+            peek(p.wrapping_add(150)),
+            0,
+        )?;
+        eq("kept part", peek(p.wrapping_add(99)), b'c')?;
+        let end = in_child(|| i32::from(peek(p.wrapping_add(PAGE + 1))))?;
+        eq("page past the new end", end, End::Signaled(libc::SIGBUS))?;
+        close(fd);
+        unmap(p, 2 * PAGE)
+    });
+    r.check("msync-errors", || {
+        let p = anon(2 * PAGE)?;
+        let ms = |addr: *mut u8, len: usize, flags: i32| {
+            // SAFETY: msync only looks at the range; raw call for exact errnos.
+            unsafe { libc::syscall(libc::SYS_msync, addr, len, flags) }
+        };
+        expect_ok("msync(MS_ASYNC)", ms(p, PAGE, libc::MS_ASYNC))?;
+        expect_ok("msync(MS_SYNC, 1 byte)", ms(p, 1, libc::MS_SYNC))?;
+        expect_ok("msync(0)", ms(p, 2 * PAGE, 0))?;
+        expect_errno(
+            "unaligned",
+            ms(p.wrapping_add(1), PAGE, libc::MS_SYNC),
+            libc::EINVAL,
+        )?;
+        expect_errno(
+            "MS_ASYNC|MS_SYNC",
+            ms(p, PAGE, libc::MS_ASYNC | libc::MS_SYNC),
+            libc::EINVAL,
+        )?;
+        expect_errno("unknown flag", ms(p, PAGE, 8), libc::EINVAL)?;
+        unmap(p.wrapping_add(PAGE), PAGE)?;
+        expect_errno(
+            "range with a hole",
+            ms(p, 2 * PAGE, libc::MS_SYNC),
+            libc::ENOMEM,
+        )?;
+        expect_errno(
+            "unmapped",
+            ms(p.wrapping_add(PAGE), PAGE, libc::MS_ASYNC),
+            libc::ENOMEM,
+        )?;
+        unmap(p, PAGE)
+    });
+    r.check("futex-shared-fork", || {
+        let p = map(
+            PAGE,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+        )?;
+        futex_across_fork(p.wrapping_add(64), || Ok(p.wrapping_add(64)))?;
+        unmap(p, PAGE)
+    });
+    r.check("futex-shared-file", || {
+        let (fd, p) = shared_file(&dir, "futex", &[0; PAGE], PAGE)?;
+        // The child waits in a mapping of its own (same file page, another address).
+        futex_across_fork(p.wrapping_add(128), || {
+            map(
+                PAGE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd,
+            )
+            .map(|q| q.wrapping_add(128))
+        })?;
+        close(fd);
+        unmap(p, PAGE)
+    });
     let _ = std::fs::remove_dir_all(&dir);
     r.finish()
+}
+
+/// A child waits (FUTEX_WAIT, shared, 5 s timeout) on the word `child_word()` gives it, which
+/// must be the same memory as `word` in the parent; the parent wakes it through `word`.
+fn futex_across_fork(word: *mut u8, child_word: impl FnOnce() -> Result<*mut u8, String>) -> Check {
+    // SAFETY: fork in a single-threaded program; the child only waits and `_exit`s.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(format!("fork failed with {}", util::name(util::errno())));
+    }
+    if pid == 0 {
+        let code = match child_word() {
+            Ok(w) => {
+                let timeout = libc::timespec {
+                    tv_sec: 5,
+                    tv_nsec: 0,
+                };
+                // SAFETY: `w` is a 4-aligned word in a live shared mapping; `timeout` lives.
+                let ret = unsafe {
+                    libc::syscall(libc::SYS_futex, w, libc::FUTEX_WAIT, 0, &timeout, 0, 0)
+                };
+                if ret == 0 { 0 } else { 100 + util::errno() }
+            }
+            Err(_) => 99,
+        };
+        // SAFETY: `_exit` ends the child without running the parent's atexit handlers.
+        unsafe { libc::_exit(code) };
+    }
+    let mut woken = 0;
+    for _ in 0..400 {
+        // SAFETY: `word` is a 4-aligned word in a live shared mapping.
+        woken = unsafe { libc::syscall(libc::SYS_futex, word, libc::FUTEX_WAKE, 1, 0, 0, 0) };
+        if woken != 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let end = util::wait_for(pid)?;
+    eq("FUTEX_WAKE from the parent woke", woken, 1)?;
+    eq("child's FUTEX_WAIT", end, End::Exited(0))
+}
+
+/// A file `name` in `dir` holding `data`, open read-write, and a shared read-write mapping
+/// of its first `len` bytes (none if `len` is 0).
+fn shared_file(dir: &str, name: &str, data: &[u8], len: usize) -> Result<(i32, *mut u8), String> {
+    let path = format!("{dir}/{name}");
+    std::fs::write(&path, data).map_err(|e| e.to_string())?;
+    let cpath = c(&path);
+    // SAFETY: NUL-terminated path.
+    let fd = unsafe { libc::open(cpath.as_ptr(), libc::O_RDWR) };
+    let fd = expect_ok("open", fd as i64)? as i32;
+    if len == 0 {
+        return Ok((fd, std::ptr::null_mut()));
+    }
+    match map(
+        len,
+        libc::PROT_READ | libc::PROT_WRITE,
+        libc::MAP_SHARED,
+        fd,
+    ) {
+        Ok(p) => Ok((fd, p)),
+        Err(e) => {
+            close(fd);
+            Err(e)
+        }
+    }
+}
+
+fn close(fd: i32) {
+    // SAFETY: `fd` is a descriptor the check opened and no longer uses.
+    unsafe { libc::close(fd) };
+}
+
+fn pwrite(fd: i32, data: &[u8], offset: i64) -> Check {
+    // SAFETY: `data` is a live buffer of the given length.
+    let n = unsafe { libc::pwrite(fd, data.as_ptr().cast(), data.len(), offset) };
+    eq("pwrite", n as usize, data.len())
+}
+
+fn pread(fd: i32, len: usize, offset: i64) -> Result<Vec<u8>, String> {
+    let mut buf = vec![0u8; len];
+    // SAFETY: `buf` is a live buffer of `len` bytes.
+    let n = unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), len, offset) };
+    let n = expect_ok("pread", n as i64)? as usize;
+    buf.truncate(n);
+    Ok(buf)
+}
+
+fn file_size(fd: i32) -> Result<i64, String> {
+    // SAFETY: an all-zero `stat` is a valid value; fstat overwrites it.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a valid out-pointer.
+    let ret = unsafe { libc::fstat(fd, &mut st) };
+    expect_ok("fstat", ret as i64)?;
+    Ok(st.st_size)
 }
 
 /// brk through the raw syscall (libc's `sbrk` wrappers differ): query, grow, use, shrink.

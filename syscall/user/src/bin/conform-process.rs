@@ -1,9 +1,12 @@
-//! Conformance checks for processes: fork, wait statuses, exit codes, pids, execve errors and
-//! `#!` scripts. Prints `PASS process/<name>` or `FAIL process/<name>: why`; exits 0 iff all
-//! passed. Runs on Linux as well as on Levitate (the host tests run it natively).
+//! Conformance checks for processes: fork, wait statuses, exit codes, pids, execve errors,
+//! `#!` scripts and credentials (`conform/cred.rs`). Prints `PASS process/<name>` or
+//! `FAIL process/<name>: why`; exits 0 iff all passed. Runs on Linux as well as on Levitate (the host tests run it natively).
 
 #[path = "../conform/util.rs"]
 mod util;
+
+#[path = "../conform/cred.rs"]
+mod cred;
 
 use std::process::ExitCode;
 use util::{End, Report, c, eq, errno, expect_errno, in_child, name, scratch, wait_for};
@@ -12,6 +15,9 @@ use util::{End, Report, c, eq, errno, expect_errno, in_child, name, scratch, wai
 /// its thread id is its process id: the targets of the exec checks.
 fn exec_target() -> Option<ExitCode> {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(code) = cred::exec_target(&args) {
+        return Some(ExitCode::from(code));
+    }
     if args.len() == 3 && args[1] == "--exit" {
         return Some(ExitCode::from(args[2].parse::<u8>().unwrap_or(99)));
     }
@@ -214,6 +220,7 @@ fn main() -> ExitCode {
         eq("si_code", info.si_code, libc::CLD_EXITED)?;
         eq("(si_pid, si_status)", (got_pid, status), (pid, 6))
     });
+    cred::checks(&mut r, &dir, &me);
     let _ = std::fs::remove_dir_all(&dir);
     r.finish()
 }

@@ -156,6 +156,40 @@ fn main() -> ExitCode {
         mask(libc::SIG_UNBLOCK, &[usr1])?;
         eq("pending", is_member(&pending, usr1), false)
     });
+    // A default-action SIGCONT is discarded once it has resumed the process (Linux's
+    // `sig_kernel_ignore`): it must not cut a sleep short with EINTR.
+    r.check("sigcont-default-keeps-sleeping", || {
+        // SAFETY: SIG_DFL is a valid disposition.
+        unsafe { libc::signal(libc::SIGCONT, libc::SIG_DFL) };
+        // SAFETY: getpid has no preconditions.
+        let parent = unsafe { libc::getpid() };
+        // SAFETY: the child only sleeps, signals and exits.
+        let child = unsafe { libc::fork() };
+        if child == 0 {
+            // SAFETY: plain libc calls in the child.
+            unsafe {
+                libc::usleep(50_000);
+                libc::kill(parent, libc::SIGCONT);
+                libc::_exit(0);
+            }
+        }
+        expect_ok("fork", child as i64)?;
+        let ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 300_000_000,
+        };
+        // SAFETY: a valid timespec; no remainder wanted.
+        let ret = unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) };
+        let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+        let mut status = 0;
+        // SAFETY: waiting for our own child.
+        unsafe { libc::waitpid(child, &mut status, 0) };
+        eq(
+            "nanosleep (ret, errno if -1)",
+            (ret, if ret < 0 { errno } else { 0 }),
+            (0, 0),
+        )
+    });
     r.check("kill-and-stop-unblockable", || {
         let now = mask(libc::SIG_BLOCK, &[libc::SIGKILL, libc::SIGSTOP, usr2])?;
         mask(libc::SIG_UNBLOCK, &[usr2])?;

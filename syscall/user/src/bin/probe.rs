@@ -16,6 +16,7 @@ mod kvm_probes;
 #[path = "../conform/util.rs"]
 mod util;
 
+use levitate_user::errno_name;
 use std::ffi::CString;
 use std::io::{self, Write};
 
@@ -337,26 +338,6 @@ fn sched_yield_ping() -> Probe {
     result?;
     waited?;
     Ok((ns as f64 / f64::from(ITERS) / 1e3, "us"))
-}
-
-fn errno_name(errno: i32) -> String {
-    let name = match errno {
-        libc::ENOSYS => "ENOSYS",
-        libc::EINVAL => "EINVAL",
-        libc::EFAULT => "EFAULT",
-        libc::ENOMEM => "ENOMEM",
-        libc::EAGAIN => "EAGAIN",
-        libc::ENOENT => "ENOENT",
-        libc::EBADF => "EBADF",
-        libc::EPERM => "EPERM",
-        libc::EIO => "EIO",
-        libc::ECHILD => "ECHILD",
-        libc::EINTR => "EINTR",
-        libc::ENOSPC => "ENOSPC",
-        libc::EACCES => "EACCES",
-        _ => return format!("errno {errno}"),
-    };
-    name.to_string()
 }
 
 fn power_off() {
