@@ -1,7 +1,7 @@
 //! Anonymous inodes: what `fstat` sees for objects outside any directory (pipes).
 
 use crate::inode::Inode;
-use crate::types::{Metadata, S_IFIFO, SetAttr, Timespec};
+use crate::types::{Metadata, S_IFIFO, SetAttr, SetTime};
 use alloc::sync::Arc;
 use core::any::Any;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -35,36 +35,38 @@ impl AnonInode {
     }
 }
 
+/// `set_attr` for an inode whose metadata lives only in memory and which has no size to set
+/// (anonymous inodes, devpts nodes): `EINVAL` for a size, else the permission bits, owner,
+/// group and given times (`SetTime::Now` keeps the old time: there is no clock here).
+pub(crate) fn set_attr_in_memory(meta: &mut Metadata, attr: &SetAttr) -> Result<()> {
+    if attr.size.is_some() {
+        return Err(syscall::Errno::EINVAL);
+    }
+    if let Some(mode) = attr.mode {
+        meta.mode = (meta.mode & !0o7777) | (mode & 0o7777);
+    }
+    if let Some(uid) = attr.uid {
+        meta.uid = uid;
+    }
+    if let Some(gid) = attr.gid {
+        meta.gid = gid;
+    }
+    if let Some(SetTime::At(t)) = attr.atime {
+        meta.atime = t;
+    }
+    if let Some(SetTime::At(t)) = attr.mtime {
+        meta.mtime = t;
+    }
+    Ok(())
+}
+
 impl Inode for AnonInode {
     fn metadata(&self) -> Metadata {
         *self.meta.lock()
     }
 
     fn set_attr(&self, attr: &SetAttr) -> Result<()> {
-        let mut meta = self.meta.lock();
-        if let Some(mode) = attr.mode {
-            meta.mode = (meta.mode & !0o7777) | (mode & 0o7777);
-        }
-        if let Some(uid) = attr.uid {
-            meta.uid = uid;
-        }
-        if let Some(gid) = attr.gid {
-            meta.gid = gid;
-        }
-        if attr.size.is_some() {
-            return Err(syscall::Errno::EINVAL);
-        }
-        let at = |t: crate::types::SetTime, old: Timespec| match t {
-            crate::types::SetTime::Now => old,
-            crate::types::SetTime::At(t) => t,
-        };
-        if let Some(t) = attr.atime {
-            meta.atime = at(t, meta.atime);
-        }
-        if let Some(t) = attr.mtime {
-            meta.mtime = at(t, meta.mtime);
-        }
-        Ok(())
+        set_attr_in_memory(&mut self.meta.lock(), attr)
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {

@@ -91,6 +91,23 @@ const fn pid_ino(pid: u32, n: u64) -> u64 {
     ((pid as u64) << 8) | n
 }
 
+/// A directory entry as a `readdir` lists it: (cookie, ino, kind, name), in cookie order.
+type Entry = (u64, u64, FileType, Vec<u8>);
+
+/// Hands `sink` the `entries` whose cookie is `cookie` or later, until it wants no more.
+fn emit(entries: &[Entry], cookie: u64, sink: &mut dyn FnMut(&DirEntry<'_>) -> bool) {
+    for (c, ino, kind, name) in entries.iter().filter(|e| e.0 >= cookie) {
+        if !sink(&DirEntry {
+            ino: *ino,
+            kind: *kind,
+            name,
+            next: c + 1,
+        }) {
+            break;
+        }
+    }
+}
+
 struct Root {
     source: Arc<dyn ProcSource>,
     dev: u64,
@@ -165,7 +182,7 @@ impl Inode for Root {
     }
     fn readdir(&self, cookie: u64, sink: &mut dyn FnMut(&DirEntry<'_>) -> bool) -> Result<()> {
         // Cookies: 0 ".", 1 "..", 2 "self", 3.. system files and "sys", then 1000 + pid.
-        let mut entries: Vec<(u64, u64, FileType, Vec<u8>)> = alloc::vec![
+        let mut entries: Vec<Entry> = alloc::vec![
             (0, ROOT_INO, FileType::Directory, b".".to_vec()),
             (1, ROOT_INO, FileType::Directory, b"..".to_vec()),
             (
@@ -197,16 +214,7 @@ impl Inode for Root {
                 alloc::format!("{pid}").into_bytes(),
             ));
         }
-        for (c, ino, kind, name) in entries.iter().filter(|e| e.0 >= cookie) {
-            if !sink(&DirEntry {
-                ino: *ino,
-                kind: *kind,
-                name,
-                next: c + 1,
-            }) {
-                break;
-            }
-        }
+        emit(&entries, cookie, sink);
         Ok(())
     }
 }
@@ -414,7 +422,7 @@ impl Inode for TaskDir {
     }
     fn readdir(&self, cookie: u64, sink: &mut dyn FnMut(&DirEntry<'_>) -> bool) -> Result<()> {
         let parent = self.parent()?;
-        let mut entries: Vec<(u64, u64, FileType, Vec<u8>)> = alloc::vec![
+        let mut entries: Vec<Entry> = alloc::vec![
             (0, self.ino, FileType::Directory, b".".to_vec()),
             (1, parent.ino, FileType::Directory, b"..".to_vec()),
         ];
@@ -428,16 +436,7 @@ impl Inode for TaskDir {
                 alloc::format!("{tid}").into_bytes(),
             ));
         }
-        for (c, ino, kind, name) in entries.iter().filter(|e| e.0 >= cookie) {
-            if !sink(&DirEntry {
-                ino: *ino,
-                kind: *kind,
-                name,
-                next: c + 1,
-            }) {
-                break;
-            }
-        }
+        emit(&entries, cookie, sink);
         Ok(())
     }
 }

@@ -7,7 +7,7 @@
 //! ([`ProcSource::may_inspect`], and the fd directories' mode 0500 owned by the process).
 
 use crate::source::{FdEntry, ProcSource};
-use crate::{meta, pid_ino};
+use crate::{Entry, emit, meta, pid_ino};
 use alloc::format;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
@@ -141,7 +141,7 @@ impl Inode for FdDir {
             (FileType::Symlink, FD_LINK)
         };
         // Cookies: 0 ".", 1 "..", then 2 + fd (stable while fds come and go).
-        let mut entries: Vec<(u64, u64, FileType, Vec<u8>)> = alloc::vec![
+        let mut entries: Vec<Entry> = alloc::vec![
             (0, self.ino, FileType::Directory, b".".to_vec()),
             (1, parent_ino, FileType::Directory, b"..".to_vec()),
         ];
@@ -153,16 +153,7 @@ impl Inode for FdDir {
                 format!("{}", e.fd).into_bytes(),
             ));
         }
-        for (c, ino, kind, name) in entries.iter().filter(|e| e.0 >= cookie) {
-            if !sink(&DirEntry {
-                ino: *ino,
-                kind: *kind,
-                name,
-                next: c + 1,
-            }) {
-                break;
-            }
-        }
+        emit(&entries, cookie, sink);
         Ok(())
     }
 }

@@ -7,9 +7,7 @@ use crate::device::CharDevice;
 use crate::file::OpenFlags;
 use crate::inode::{FileOps, FileSystem, Inode};
 use crate::tty::MonotonicClock;
-use crate::types::{
-    DirEntry, FileType, Metadata, S_IFCHR, S_IFDIR, SetAttr, SetTime, StatFs, makedev,
-};
+use crate::types::{DirEntry, FileType, Metadata, S_IFCHR, S_IFDIR, SetAttr, StatFs, makedev};
 use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
@@ -260,26 +258,7 @@ impl Inode for PtsNode {
 
     /// `chmod`/`chown` (grantpt's), times; no size.
     fn set_attr(&self, attr: &SetAttr) -> Result<()> {
-        if attr.size.is_some() {
-            return Err(Errno::EINVAL);
-        }
-        let mut meta = self.meta.lock();
-        if let Some(mode) = attr.mode {
-            meta.mode = (meta.mode & !0o7777) | (mode & 0o7777);
-        }
-        if let Some(uid) = attr.uid {
-            meta.uid = uid;
-        }
-        if let Some(gid) = attr.gid {
-            meta.gid = gid;
-        }
-        if let Some(SetTime::At(t)) = attr.atime {
-            meta.atime = t;
-        }
-        if let Some(SetTime::At(t)) = attr.mtime {
-            meta.mtime = t;
-        }
-        Ok(())
+        crate::anon::set_attr_in_memory(&mut self.meta.lock(), attr)
     }
 
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {

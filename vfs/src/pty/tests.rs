@@ -65,17 +65,43 @@ impl Rig {
         self.mem.write(4, &0i32.to_le_bytes()).unwrap();
         master.ioctl(TIOCSPTLCK, 4, &self.mem).unwrap();
     }
+    /// The first pair: a master, unlocked, and its slave `0`.
+    fn pair(&self) -> (Arc<dyn FileOps>, Arc<dyn FileOps>) {
+        let m = self.open_master();
+        self.unlock(&m);
+        let s = self.open_slave(0).unwrap();
+        (m, s)
+    }
+    /// Makes `slave` the controlling terminal of the session led by `pid` (its own process
+    /// group, which becomes the foreground group).
+    fn make_controlling(&self, slave: &Arc<dyn FileOps>, pid: i32) {
+        let groups = |_| true;
+        let leader = crate::tty::Caller {
+            pid,
+            pgid: pid,
+            sid: pid,
+            privileged: false,
+            pgrp_in_session: &groups,
+            session_alive: &groups,
+        };
+        slave
+            .tty()
+            .unwrap()
+            .job_ioctl(crate::tty::TIOCSCTTY, 0, &self.mem, &leader)
+            .unwrap();
+    }
     fn open_slave(&self, n: u32) -> Result<Arc<dyn FileOps>> {
         let name = alloc::format!("{n}");
         let node = self.pts.root().lookup(name.as_bytes())?;
         node.open(OpenFlags::RDWR)
             .expect("slave nodes open themselves")
     }
-    fn names(&self) -> Vec<Vec<u8>> {
+    /// The devpts root's entries from `cookie` on.
+    fn names(&self, cookie: u64) -> Vec<Vec<u8>> {
         let mut names = Vec::new();
         self.pts
             .root()
-            .readdir(0, &mut |e| {
+            .readdir(cookie, &mut |e| {
                 names.push(e.name.to_vec());
                 true
             })
@@ -106,7 +132,7 @@ fn pair_lock_echo_and_output() {
     let s = r.open_slave(0).unwrap();
     assert!(s.tty().is_some());
     assert!(m.tty().is_none());
-    assert_eq!(r.names(), [&b"."[..], b"..", b"ptmx", b"0"]);
+    assert_eq!(r.names(0), [&b"."[..], b"..", b"ptmx", b"0"]);
     // Master input goes through the slave's canonical mode; the echo comes back.
     m.write(0, b"ab\x7fc\r", false).unwrap();
     assert_eq!(read(&m, 100).unwrap(), b"ab\x08 \x08c\r\n");
@@ -133,9 +159,7 @@ fn pair_lock_echo_and_output() {
 #[test]
 fn raw_mode_and_flow_control() {
     let r = rig();
-    let m = r.open_master();
-    r.unlock(&m);
-    let s = r.open_slave(0).unwrap();
+    let (m, s) = r.pair();
     let mut t = s.tty().unwrap().termios();
     t.lflag &= !(ICANON | ECHO);
     t.cc[VMIN] = 1;
@@ -166,22 +190,8 @@ fn raw_mode_and_flow_control() {
 #[test]
 fn window_size_signals_the_foreground_group() {
     let r = rig();
-    let m = r.open_master();
-    r.unlock(&m);
-    let s = r.open_slave(0).unwrap();
-    let groups = |_| true;
-    let leader = crate::tty::Caller {
-        pid: 9,
-        pgid: 9,
-        sid: 9,
-        privileged: false,
-        pgrp_in_session: &groups,
-        session_alive: &groups,
-    };
-    s.tty()
-        .unwrap()
-        .job_ioctl(crate::tty::TIOCSCTTY, 0, &r.mem, &leader)
-        .unwrap();
+    let (m, s) = r.pair();
+    r.make_controlling(&s, 9);
     r.mem.write(8, &[30, 0, 100, 0, 0, 0, 0, 0]).unwrap();
     m.ioctl(TIOCSWINSZ, 8, &r.mem).unwrap();
     m.ioctl(TIOCSWINSZ, 8, &r.mem).unwrap(); // unchanged: no second signal
@@ -194,22 +204,8 @@ fn window_size_signals_the_foreground_group() {
 #[test]
 fn master_close_hangs_up_the_slave() {
     let r = rig();
-    let m = r.open_master();
-    r.unlock(&m);
-    let s = r.open_slave(0).unwrap();
-    let groups = |_| true;
-    let leader = crate::tty::Caller {
-        pid: 5,
-        pgid: 5,
-        sid: 5,
-        privileged: false,
-        pgrp_in_session: &groups,
-        session_alive: &groups,
-    };
-    s.tty()
-        .unwrap()
-        .job_ioctl(crate::tty::TIOCSCTTY, 0, &r.mem, &leader)
-        .unwrap();
+    let (m, s) = r.pair();
+    r.make_controlling(&s, 5);
     drop(m);
     assert_eq!(*r.sigs.lock().unwrap(), [(5, SIGHUP), (5, SIGCONT)]);
     assert_eq!(read(&s, 10).unwrap(), b"");
@@ -230,9 +226,7 @@ fn master_close_hangs_up_the_slave() {
 #[test]
 fn slave_close_gives_the_master_eio_after_the_data() {
     let r = rig();
-    let m = r.open_master();
-    r.unlock(&m);
-    let s = r.open_slave(0).unwrap();
+    let (m, s) = r.pair();
     let s2 = r.open_slave(0).unwrap();
     s.write(0, b"bye", false).unwrap();
     drop(s);
@@ -268,13 +262,5 @@ fn devpts_names_and_bad_lookups() {
     assert_eq!(meta.mode, crate::types::S_IFCHR | 0o620);
     assert_eq!(r.pts.fs_type(), "devpts");
     // Resuming a listing after an entry.
-    let mut after = Vec::new();
-    r.pts
-        .root()
-        .readdir(4, &mut |e| {
-            after.push(e.name.to_vec());
-            true
-        })
-        .unwrap();
-    assert_eq!(after, [&b"1"[..], b"2"]);
+    assert_eq!(r.names(4), [&b"1"[..], b"2"]);
 }

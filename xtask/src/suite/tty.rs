@@ -236,6 +236,33 @@ const STEPS: &[(&str, Step)] = &[
             b"status 0\ntimer: 8 ticks, done\n",
         )
     }),
+    // ^Z stops the foreground job (SIGTSTP to its process group), `fg` continues it in the
+    // foreground: the subshell's echo must come after the resume, not before.
+    ("ctrl-z-fg", |s| {
+        s.mark();
+        s.type_keys(b"(sleep 1; echo resumed)\r")?;
+        thread::sleep(Duration::from_millis(500));
+        s.type_keys(b"\x1a")?;
+        s.expect(b"Stopped")?;
+        s.prompt(s.step)?;
+        if contains(&s.seen, b"resumed\n") {
+            return Err(anyhow!("the job finished before ^Z stopped it"));
+        }
+        s.run(b"jobs", b"Stopped")?;
+        s.run(b"fg", b"resumed\n")
+    }),
+    // ^Z, then `bg`: the stopped job runs on in the background until it is killed.
+    ("ctrl-z-bg", |s| {
+        s.mark();
+        s.type_keys(b"sleep 100\r")?;
+        thread::sleep(Duration::from_millis(500));
+        s.type_keys(b"\x1a")?;
+        s.expect(b"Stopped")?;
+        s.prompt(s.step)?;
+        s.run(b"bg", b"sleep 100")?;
+        s.run(b"jobs", b"Running")?;
+        s.run(b"kill %1; wait; echo gone", b"\ngone\n")
+    }),
     ("ctrl-c-sleep", |s| {
         s.mark();
         s.type_keys(b"sleep 100\r")?;

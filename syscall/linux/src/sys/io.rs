@@ -4,17 +4,17 @@
 //! its file: a file that is no terminal pays one `FileOps::tty` call.
 
 use super::jobctl::{self, Access};
-use super::poll::blocking;
+use super::poll::{blocking, deadline_after, wait_on};
 use crate::kernel::Kernel;
 use crate::process::{Process, Task};
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 use arch_api::Arch;
+use core::ops::ControlFlow;
 use core::sync::atomic::Ordering;
-use sched::Thread;
 use syscall::{Errno, Result};
-use vfs::{Events, OpenFile, OpenFlags, Waiter};
+use vfs::{Events, OpenFile, OpenFlags};
 
 /// Largest transfer one call makes (Linux's MAX_RW_COUNT is ~2 GiB; we bound the kernel
 /// buffer instead, and callers loop as POSIX allows).
@@ -45,15 +45,6 @@ fn read_out<K: Kernel>(
     Ok(n)
 }
 
-/// Wakes a thread blocked in [`read_blocking`].
-struct ThreadWaiter<K: Kernel>(Arc<Thread<K::Arch>>);
-
-impl<K: Kernel> Waiter for ThreadWaiter<K> {
-    fn wake(&self) {
-        K::sched().wake(&self.0);
-    }
-}
-
 /// A blocking read of `file`: `file.read` until it stops saying EAGAIN, waiting for the
 /// file's pollee in between, unless the file is non-blocking. A file with a read timer (a
 /// terminal's VTIME, [`vfs::FileOps::read_deadline`]) is read at its deadline with
@@ -70,16 +61,10 @@ fn read_blocking<K: Kernel>(file: &Arc<OpenFile>, buf: &mut [u8]) -> Result<usiz
         return Err(Errno::EAGAIN);
     };
     let started = K::Arch::now_ns();
-    let waiter: Arc<dyn Waiter> = Arc::new(ThreadWaiter::<K>(me));
-    let key = pollee.register(waiter);
-    let result = loop {
-        if crate::signal::kicked::<K>() {
-            break Err(Errno::EINTR);
-        }
-        K::sched().prepare_wait();
+    wait_on::<K, _>(pollee, me, || {
         match file.read(buf) {
             Err(Errno::EAGAIN) => {}
-            r => break r,
+            r => return ControlFlow::Break(r),
         }
         let deadline = ops.read_deadline(started);
         let now = K::Arch::now_ns();
@@ -88,17 +73,11 @@ fn read_blocking<K: Kernel>(file: &Arc<OpenFile>, buf: &mut [u8]) -> Result<usiz
         {
             match ops.read_expired(buf) {
                 Err(Errno::EAGAIN) => {}
-                r => break r,
+                r => return ControlFlow::Break(r),
             }
         }
-        let ticks = deadline.map(|d| {
-            let ns = d.saturating_sub(now);
-            K::sched().ticks() + (ns as u128 * K::tick_hz() as u128).div_ceil(1_000_000_000) as u64
-        });
-        K::sched().block_current(ticks);
-    };
-    pollee.unregister(key);
-    result
+        ControlFlow::Continue(deadline_after::<K>(deadline.map(|d| d.saturating_sub(now))))
+    })
 }
 
 pub fn read<K: Kernel>(t: &Arc<Task<K>>, fd: usize, buf: u64, len: usize) -> Result<usize> {

@@ -5,6 +5,7 @@ use crate::kernel::Kernel;
 use crate::process::{Process, Task};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::ops::ControlFlow;
 use core::sync::atomic::Ordering;
 use sched::Thread;
 use syscall::{Errno, Result};
@@ -54,18 +55,37 @@ pub fn wait_until<K: Kernel>(pollee: &vfs::Pollee, done: impl Fn() -> bool) -> R
     let Some(me) = K::sched().current() else {
         return Err(Errno::EAGAIN);
     };
+    wait_on::<K, _>(pollee, me, || {
+        if done() {
+            ControlFlow::Break(Ok(()))
+        } else {
+            ControlFlow::Continue(None)
+        }
+    })
+}
+
+/// Wait as `me` on `pollee` until `step` breaks with the result: a signal ends the wait first
+/// (`EINTR`); else `step` runs (the condition) and, when it continues, `me` blocks until a
+/// notification or the tick it continues with. Linux's prepare-to-wait: registered and
+/// prepared before the check, a notification after it makes the block return at once.
+pub(super) fn wait_on<K: Kernel, T>(
+    pollee: &vfs::Pollee,
+    me: Arc<Thread<K::Arch>>,
+    mut step: impl FnMut() -> ControlFlow<Result<T>, Option<u64>>,
+) -> Result<T> {
     let waiter: Arc<dyn Waiter> = Arc::new(ThreadWaiter::<K>(me));
     let key = pollee.register(waiter);
     let result = loop {
         if crate::signal::kicked::<K>() {
             break Err(Errno::EINTR);
         }
-        // Registered before the check: a notification after it makes the block return at once.
         K::sched().prepare_wait();
-        if done() {
-            break Ok(());
+        match step() {
+            ControlFlow::Break(r) => break r,
+            ControlFlow::Continue(deadline) => {
+                K::sched().block_current(deadline);
+            }
         }
-        K::sched().block_current(None);
     };
     pollee.unregister(key);
     result
@@ -96,7 +116,7 @@ pub fn blocking<K: Kernel, T>(
 }
 
 /// A deadline in ticks `timeout_ns` from now (`None`: none).
-fn deadline_after<K: Kernel>(timeout_ns: Option<u64>) -> Option<u64> {
+pub(super) fn deadline_after<K: Kernel>(timeout_ns: Option<u64>) -> Option<u64> {
     timeout_ns.map(|ns| {
         let ticks = (ns as u128 * K::tick_hz() as u128).div_ceil(1_000_000_000) as u64;
         K::sched().ticks() + ticks

@@ -31,6 +31,26 @@ fn anon(len: usize) -> Result<*mut u8, String> {
     )
 }
 
+/// A shared read-write mapping of `len` bytes of `fd` from its start.
+fn shared(len: usize, fd: i32) -> Result<*mut u8, String> {
+    map(
+        len,
+        libc::PROT_READ | libc::PROT_WRITE,
+        libc::MAP_SHARED,
+        fd,
+    )
+}
+
+/// A shared anonymous read-write mapping (one that `fork` does not copy).
+fn shared_anon(len: usize) -> Result<*mut u8, String> {
+    map(
+        len,
+        libc::PROT_READ | libc::PROT_WRITE,
+        libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+        -1,
+    )
+}
+
 fn unmap(p: *mut u8, len: usize) -> Check {
     // SAFETY: `p..p+len` is a mapping this check made and no longer uses.
     let ret = unsafe { libc::munmap(p.cast(), len) };
@@ -74,12 +94,7 @@ fn main() -> ExitCode {
         unmap(p, PAGE)
     });
     r.check("mmap-shared-fork", || {
-        let p = map(
-            PAGE,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-            -1,
-        )?;
+        let p = shared_anon(PAGE)?;
         let end = in_child(|| {
             poke(p.wrapping_add(100), 0x55);
             0
@@ -283,20 +298,9 @@ fn main() -> ExitCode {
     });
     r.check("mmap-file-shared", || {
         let path = format!("{dir}/shared");
-        std::fs::write(&path, vec![b'a'; PAGE]).map_err(|e| e.to_string())?;
-        let cpath = c(&path);
-        // SAFETY: NUL-terminated path.
-        let fd = unsafe { libc::open(cpath.as_ptr(), libc::O_RDWR) };
-        let fd = expect_ok("open", fd as i64)? as i32;
-        let p = map(
-            PAGE,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED,
-            fd,
-        );
-        // SAFETY: `fd` is ours; the mapping stays valid after close.
-        unsafe { libc::close(fd) };
-        let p = p?;
+        let (fd, p) = shared_file(&dir, "shared", &[b'a'; PAGE], PAGE)?;
+        // The mapping stays valid after close.
+        close(fd);
         poke(p.wrapping_add(3), b'Z');
         // SAFETY: `p` is the page mapped above.
         let ret = unsafe { libc::msync(p.cast(), PAGE, libc::MS_SYNC) };
@@ -358,12 +362,7 @@ fn main() -> ExitCode {
             let cpath = c(&path);
             // SAFETY: NUL-terminated path.
             let fd2 = unsafe { libc::open(cpath.as_ptr(), libc::O_RDWR) };
-            let Ok(q) = map(
-                PAGE,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd2,
-            ) else {
+            let Ok(q) = shared(PAGE, fd2) else {
                 return 3;
             };
             poke(q.wrapping_add(20), 0x22);
@@ -418,12 +417,7 @@ fn main() -> ExitCode {
         // SAFETY: `fd` is ours.
         let ret = unsafe { libc::ftruncate(fd, (3 * PAGE) as libc::off_t) };
         expect_ok("ftruncate", ret as i64)?;
-        let p = map(
-            3 * PAGE,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED,
-            fd,
-        )?;
+        let p = shared(3 * PAGE, fd)?;
         eq("hole reads zero", peek(p.wrapping_add(PAGE + 5)), 0)?;
         poke(p.wrapping_add(2 * PAGE + 9), b'g');
         eq(
@@ -495,12 +489,7 @@ fn main() -> ExitCode {
         unmap(p, PAGE)
     });
     r.check("futex-shared-fork", || {
-        let p = map(
-            PAGE,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-            -1,
-        )?;
+        let p = shared_anon(PAGE)?;
         futex_across_fork(p.wrapping_add(64), || Ok(p.wrapping_add(64)))?;
         unmap(p, PAGE)
     });
@@ -508,13 +497,7 @@ fn main() -> ExitCode {
         let (fd, p) = shared_file(&dir, "futex", &[0; PAGE], PAGE)?;
         // The child waits in a mapping of its own (same file page, another address).
         futex_across_fork(p.wrapping_add(128), || {
-            map(
-                PAGE,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd,
-            )
-            .map(|q| q.wrapping_add(128))
+            shared(PAGE, fd).map(|q| q.wrapping_add(128))
         })?;
         close(fd);
         unmap(p, PAGE)
@@ -575,12 +558,7 @@ fn shared_file(dir: &str, name: &str, data: &[u8], len: usize) -> Result<(i32, *
     if len == 0 {
         return Ok((fd, std::ptr::null_mut()));
     }
-    match map(
-        len,
-        libc::PROT_READ | libc::PROT_WRITE,
-        libc::MAP_SHARED,
-        fd,
-    ) {
+    match shared(len, fd) {
         Ok(p) => Ok((fd, p)),
         Err(e) => {
             close(fd);

@@ -278,26 +278,6 @@ fn wait_alarms(want: u32, limit_ms: u64) -> Result<u64, String> {
     Ok(start.elapsed().as_millis() as u64)
 }
 
-/// `setitimer(ITIMER_REAL)` with `interval` and `value` in microseconds.
-fn set_real(interval_us: i64, value_us: i64) -> Result<libc::itimerval, String> {
-    let tv = |us: i64| libc::timeval {
-        tv_sec: us / 1_000_000,
-        tv_usec: us % 1_000_000,
-    };
-    let new = libc::itimerval {
-        it_interval: tv(interval_us),
-        it_value: tv(value_us),
-    };
-    let mut old = libc::itimerval {
-        it_interval: tv(0),
-        it_value: tv(0),
-    };
-    // SAFETY: valid itimervals.
-    let ret = unsafe { libc::setitimer(libc::ITIMER_REAL, &new, &mut old) };
-    expect_ok("setitimer", ret as i64)?;
-    Ok(old)
-}
-
 fn now(clock: libc::clockid_t) -> Result<i128, String> {
     let mut ts = libc::timespec {
         tv_sec: 0,
@@ -481,9 +461,9 @@ fn main() -> ExitCode {
     });
     r.check("setitimer-interval", || {
         ALARMS.store(0, Ordering::SeqCst);
-        set_real(50_000, 50_000)?;
+        set_timer(libc::ITIMER_REAL, 50_000, 50_000)?;
         let ms = wait_alarms(3, 3000);
-        set_real(0, 0)?;
+        set_timer(libc::ITIMER_REAL, 0, 0)?;
         let ms = ms?;
         if ms < 100 {
             return Err(format!("3 SIGALRMs at a 50 ms interval in {ms} ms"));
@@ -491,8 +471,8 @@ fn main() -> ExitCode {
         Ok(())
     });
     r.check("getitimer-and-old-value", || {
-        set_real(0, 5_000_000)?;
-        let mut cur = set_real(0, 0)?;
+        set_timer(libc::ITIMER_REAL, 0, 5_000_000)?;
+        let mut cur = set_timer(libc::ITIMER_REAL, 0, 0)?;
         let left = cur.it_value.tv_sec * 1_000_000 + cur.it_value.tv_usec;
         if !(4_000_000..=5_000_000).contains(&left) {
             return Err(format!("old value {left} us, want about 5 s"));

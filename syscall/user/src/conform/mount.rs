@@ -11,7 +11,9 @@
 //! check through a pipe (it must not use the parent's stdout buffer).
 
 use crate::fileops::{close, mkdir, open, read, stat, write};
-use crate::util::{Check, End, Report, UNMAPPED_ADDR, c, eq, expect_errno, expect_ok, in_child};
+use crate::util::{
+    Check, End, Report, UNMAPPED_ADDR, c, eq, expect_errno, expect_ok, in_child, real_dir,
+};
 use std::ffi::CString;
 use std::ptr::null;
 
@@ -21,10 +23,6 @@ const ST_NOSUID: u64 = 2;
 const ST_NODEV: u64 = 4;
 const ST_NOEXEC: u64 = 8;
 
-fn cs(s: &str) -> CString {
-    c(s)
-}
-
 /// `mount(2)` with optional strings (NULL for `None`).
 fn mount(
     src: Option<&str>,
@@ -33,10 +31,10 @@ fn mount(
     flags: libc::c_ulong,
     data: Option<&str>,
 ) -> i64 {
-    let src = src.map(cs);
-    let target = cs(target);
-    let fstype = fstype.map(cs);
-    let data = data.map(cs);
+    let src = src.map(c);
+    let target = c(target);
+    let fstype = fstype.map(c);
+    let data = data.map(c);
     let p = |s: &Option<CString>| s.as_ref().map_or(null(), |s| s.as_ptr());
     // SAFETY: NUL-terminated strings or NULL; the kernel copies them.
     unsafe {
@@ -52,7 +50,7 @@ fn mount(
 }
 
 fn umount(target: &str, flags: i32) -> i64 {
-    let target = cs(target);
+    let target = c(target);
     // SAFETY: a NUL-terminated path.
     unsafe { libc::syscall(libc::SYS_umount2, target.as_ptr(), flags) }
 }
@@ -85,7 +83,7 @@ struct StatFs {
 }
 
 fn statfs(path: &str) -> Result<StatFs, String> {
-    let p = cs(path);
+    let p = c(path);
     let mut w = [0u64; 15];
     // SAFETY: a NUL-terminated path and a 120-byte out-buffer (the struct's size).
     let r = unsafe { libc::syscall(libc::SYS_statfs, p.as_ptr(), w.as_mut_ptr()) };
@@ -108,22 +106,13 @@ fn mounts_line(point: &str) -> Result<String, String> {
 }
 
 fn open_errno(path: &str, flags: i32, want: i32) -> Check {
-    let p = cs(path);
+    let p = c(path);
     // SAFETY: a NUL-terminated path.
     let fd = unsafe { libc::open(p.as_ptr(), flags, 0o644) };
     if fd >= 0 {
         close(fd);
     }
     expect_errno(&format!("open {path} {flags:#o}"), fd as i64, want)
-}
-
-/// The real path of `dir` (getcwd in it), as `/proc/mounts` names mount points.
-fn real_dir(dir: &str) -> Result<String, String> {
-    let back = std::env::current_dir().map_err(|e| e.to_string())?;
-    std::env::set_current_dir(dir).map_err(|e| format!("chdir {dir}: {e}"))?;
-    let real = std::env::current_dir().map_err(|e| e.to_string());
-    std::env::set_current_dir(&back).map_err(|e| e.to_string())?;
-    Ok(real?.to_string_lossy().into_owned())
 }
 
 fn is_levitate() -> bool {
@@ -301,9 +290,9 @@ fn child(fd: i32, dir: &str) {
             mount(Some("none"), &d("plain"), Some("tmpfs"), 0, None),
             libc::ENOTDIR,
         )?;
-        let t = cs(&m1);
-        let none = cs("none");
-        let tmpfs = cs("tmpfs");
+        let t = c(&m1);
+        let none = c("none");
+        let tmpfs = c("tmpfs");
         // SAFETY: the kernel must refuse the bad pointers; the others are valid strings.
         let raw = |src: usize, target: usize, fstype: usize| unsafe {
             libc::syscall(libc::SYS_mount, src, target, fstype, 0, 0)
@@ -471,7 +460,7 @@ fn child(fd: i32, dir: &str) {
                 libc::EROFS,
             )?;
             expect_errno("mkdir", mkdir(&format!("{m2}/e")), libc::EROFS)?;
-            let f = cs(&format!("{m2}/f"));
+            let f = c(&format!("{m2}/f"));
             // SAFETY: a NUL-terminated path.
             let r = unsafe { libc::unlink(f.as_ptr()) } as i64;
             expect_errno("unlink", r, libc::EROFS)?;
@@ -517,7 +506,7 @@ fn child(fd: i32, dir: &str) {
             )?;
             let script = format!("{m3}/script");
             std::fs::write(&script, b"#!/bin/sh\nexit 0\n").map_err(|e| e.to_string())?;
-            let sc = cs(&script);
+            let sc = c(&script);
             // SAFETY: a NUL-terminated path.
             unsafe { libc::chmod(sc.as_ptr(), 0o755) };
             let end = in_child(|| {
@@ -528,7 +517,7 @@ fn child(fd: i32, dir: &str) {
                 crate::util::errno()
             })?;
             eq("execve on noexec", end, End::Exited(libc::EACCES))?;
-            let node = cs(&format!("{m3}/null"));
+            let node = c(&format!("{m3}/null"));
             // SAFETY: a NUL-terminated path.
             let r =
                 unsafe { libc::mknod(node.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };

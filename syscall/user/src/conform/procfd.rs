@@ -3,7 +3,7 @@
 //! same pipe).
 
 use crate::fileops::{close, fstat, open, pipe, read, write};
-use crate::util::{Check, c, eq, expect_ok};
+use crate::util::{Check, c, eq, expect_ok, real_dir};
 
 /// `readlink(path)` as bytes.
 fn readlink(path: &str) -> Result<Vec<u8>, String> {
@@ -13,15 +13,6 @@ fn readlink(path: &str) -> Result<Vec<u8>, String> {
     let n = unsafe { libc::readlink(p.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     let n = expect_ok(&format!("readlink {path}"), n as i64)? as usize;
     Ok(buf[..n].to_vec())
-}
-
-/// The directory's real path (getcwd in it), so the check holds under a symlinked `$TMPDIR`.
-fn real_dir(dir: &str) -> Result<String, String> {
-    let back = std::env::current_dir().map_err(|e| e.to_string())?;
-    std::env::set_current_dir(dir).map_err(|e| format!("chdir {dir}: {e}"))?;
-    let real = std::env::current_dir().map_err(|e| e.to_string());
-    std::env::set_current_dir(&back).map_err(|e| e.to_string())?;
-    Ok(real?.to_string_lossy().into_owned())
 }
 
 /// `files/proc-self-fd`: `dir` is the scratch directory.

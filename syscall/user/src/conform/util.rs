@@ -94,6 +94,16 @@ pub fn c(s: &str) -> CString {
     CString::new(s).unwrap_or_default()
 }
 
+/// The real path of `dir` (getcwd in it): how `/proc/mounts` and `/proc/self/fd` name it,
+/// also under a symlinked `$TMPDIR`.
+pub fn real_dir(dir: &str) -> Result<String, String> {
+    let back = std::env::current_dir().map_err(|e| e.to_string())?;
+    std::env::set_current_dir(dir).map_err(|e| format!("chdir {dir}: {e}"))?;
+    let real = std::env::current_dir().map_err(|e| e.to_string());
+    std::env::set_current_dir(&back).map_err(|e| e.to_string())?;
+    Ok(real?.to_string_lossy().into_owned())
+}
+
 /// A fresh empty directory of this process under the temp dir (`/tmp` on both kernels).
 pub fn scratch(area: &str) -> String {
     let dir = std::env::temp_dir().join(format!("conform-{area}-{}", std::process::id()));
