@@ -22,8 +22,17 @@ use crate::workspace::Workspace;
 /// The package of our userland programs; each of its binaries lands in `/usr/bin/`.
 const USER_PACKAGE: &str = "levitate-user";
 
-/// What `/init` points to for now: the kernel runs it as PID 1.
-const INIT: &str = "/usr/bin/init-test";
+/// `/init`, which the kernel runs as PID 1 when the command line names no `init=` (Linux's
+/// `rdinit=/init` for an initramfs): what `cargo xtask run` lands in. Leaving the shell ends
+/// PID 1, and the kernel powers off with success.
+const INIT: &str = "\
+#!/bin/sh
+# Levitate's default PID 1: an interactive BusyBox login shell on the console.
+# `exit` or ^D ends it and powers the machine off. Boot with init=<program> to run another.
+echo \"Levitate $(uname -r) on $(uname -m): BusyBox ash. Type 'exit' to power off.\"
+cd /root
+exec /bin/sh -l
+";
 
 /// A written (or already up-to-date) initramfs.
 pub struct Initramfs {
@@ -212,11 +221,7 @@ fn layout(
         let path = format!("{SCENARIO_DIR}/{name}");
         entries.push(Entry::file(&path, 0o755, text.as_bytes().to_vec()));
     }
-    let init_target = INIT.trim_start_matches('/');
-    if !entries.iter().any(|e| e.path == init_target) {
-        bail!("{INIT} is not among the programs, so /init would dangle");
-    }
-    entries.push(Entry::symlink("init", INIT));
+    entries.push(Entry::file("init", 0o755, INIT.as_bytes().to_vec()));
     Ok(entries)
 }
 
@@ -289,7 +294,10 @@ mod tests {
         let link = |path| Kind::Symlink(String::from(path));
         assert_eq!(find(&entries, "bin/sh").kind, link("/bin/busybox"));
         assert_eq!(find(&entries, "usr/bin/awk").kind, link("/bin/busybox"));
-        assert_eq!(find(&entries, "init").kind, link("/usr/bin/init-test"));
+        assert!(
+            matches!(&find(&entries, "init").kind, Kind::File(text) if text.starts_with(b"#!/bin/sh\n") && text.ends_with(b"exec /bin/sh -l\n"))
+        );
+        assert_eq!(find(&entries, "init").perm, 0o755);
         assert_eq!(
             find(&entries, "usr/bin/hello").kind,
             Kind::File(b"h".to_vec())
@@ -326,12 +334,6 @@ mod tests {
         let applets = ["usr/bin/hello".to_string()];
         let programs = vec![("hello".to_string(), Vec::new())];
         assert!(layout(Vec::new(), &applets, programs).is_err());
-    }
-
-    #[test]
-    fn init_must_exist() {
-        let programs = vec![("hello".to_string(), Vec::new())];
-        assert!(layout(Vec::new(), &[], programs).is_err());
     }
 
     #[test]

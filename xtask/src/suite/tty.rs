@@ -1,5 +1,5 @@
-//! The serial terminal lane: boot with `init=/bin/sh` and use BusyBox ash over the console
-//! the way a person would, keystroke by keystroke, through QEMU's stdin (`-nographic` puts
+//! The serial terminal lane: boot as `cargo xtask run` does (no `init=`: the initramfs's
+//! `/init` starts a login ash) and use the shell over the console the way a person would, keystroke by keystroke, through QEMU's stdin (`-nographic` puts
 //! the serial port on stdio). Each step waits a bounded time for its output. Covers the
 //! kernel's line discipline (canonical erase/kill/^D under ash's `read` and `cat`), ash's
 //! own raw-mode editing, vi, ^C at the prompt and of a running job, and power-off on `exit`.
@@ -99,9 +99,10 @@ impl Session {
         self.wait(self.step, &what, |seen| contains(seen, text))
     }
 
-    /// ash's prompt (`/ # `, `/tmp # `) at the end of the output.
+    /// ash's prompt (`/etc/profile`'s `root@levitate:/tmp# `, or the default `/ # `) at the
+    /// end of the output.
     fn prompt(&mut self, limit: Duration) -> Result<()> {
-        self.wait(limit, "shell prompt", |seen| seen.ends_with(b" # "))
+        self.wait(limit, "shell prompt", |seen| seen.ends_with(b"# "))
     }
 
     fn type_keys(&mut self, keys: &[u8]) -> Result<()> {
@@ -277,7 +278,8 @@ const STEPS: &[(&str, Step)] = &[
 pub fn run(kernel: &Kernel, initrd: &Path, logs: &Path, step: Duration, tally: &mut Tally) {
     let arch: Arch = kernel.arch;
     let mut spec = Spec::new(arch, kernel);
-    spec.append = Some("init=/bin/sh".into());
+    // No `init=`: the kernel runs `/init`, as for `cargo xtask run`.
+    spec.append = None;
     spec.initrd = Some(initrd.to_path_buf());
     println!("== {arch}/tty: {}", spec.display());
     let log = logs.join(format!("{arch}-tty.log"));
@@ -289,7 +291,13 @@ pub fn run(kernel: &Kernel, initrd: &Path, logs: &Path, step: Duration, tally: &
             return;
         }
     };
-    let booted = session.prompt(step * 4);
+    let booted = session.prompt(step * 4).and_then(|()| {
+        if contains(&session.seen, b"BusyBox ash. Type 'exit' to power off.") {
+            Ok(())
+        } else {
+            Err(anyhow!("no banner from /init before the prompt"))
+        }
+    });
     failed |= booted.is_err();
     tally.record(
         &format!("{arch}/tty/prompt"),
