@@ -59,7 +59,7 @@ fn random_code_never_panics() {
                 &mut regs.rsi,
                 &mut regs.rdi,
             ] {
-                *r = rng.val();
+                *r = forms::edge(&mut rng);
             }
             v.set_regs(&regs);
             let mut last = Exit::Budget;

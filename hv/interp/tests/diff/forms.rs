@@ -15,49 +15,30 @@ pub const SF: u64 = 0x80;
 pub const OF: u64 = 0x800;
 pub const STATUS: u64 = CF | PF | AF | ZF | SF | OF;
 
-/// A small deterministic PRNG (xorshift64*).
-pub struct Rng(pub u64);
+/// The fuzzers' PRNG (xorshift64*), shared with `kvmfuzz` and `sysfuzz`.
+pub use levitate_user::Rng;
 
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    pub fn fill(&mut self, b: &mut [u8]) {
-        for c in b.chunks_mut(8) {
-            let v = self.next().to_le_bytes();
-            c.copy_from_slice(&v[..c.len()]);
-        }
-    }
-    /// A value biased towards the edges where flags get interesting.
-    pub fn val(&mut self) -> u64 {
-        match self.below(10) {
-            0 => 0,
-            1 => self.below(4),
-            2 => u64::MAX - self.below(3),
-            3 => 0x8000_0000_0000_0000 - self.below(2),
-            4 => [
-                0x7f,
-                0x80,
-                0xff,
-                0x7fff,
-                0x8000,
-                0xffff,
-                0x7fff_ffff,
-                0x8000_0000,
-                0xffff_ffff,
-            ][self.below(9) as usize],
-            5 => self.below(256),
-            6 => self.next() & 0xffff_ffff,
-            _ => self.next(),
-        }
+/// A value biased towards the edges where flags get interesting.
+pub fn edge(rng: &mut Rng) -> u64 {
+    match rng.below(10) {
+        0 => 0,
+        1 => rng.below(4),
+        2 => u64::MAX - rng.below(3),
+        3 => 0x8000_0000_0000_0000 - rng.below(2),
+        4 => [
+            0x7f,
+            0x80,
+            0xff,
+            0x7fff,
+            0x8000,
+            0xffff,
+            0x7fff_ffff,
+            0x8000_0000,
+            0xffff_ffff,
+        ][rng.below(9) as usize],
+        5 => rng.below(256),
+        6 => rng.next_u64() & 0xffff_ffff,
+        _ => rng.next_u64(),
     }
 }
 
@@ -141,7 +122,7 @@ impl<'a> Gen<'a> {
             &mut r.rax, &mut r.rcx, &mut r.rdx, &mut r.rbx, &mut r.rbp, &mut r.rsi, &mut r.rdi,
             &mut r.r8, &mut r.r9, &mut r.r10, &mut r.r11, &mut r.r12, &mut r.r13, &mut r.r14,
         ] {
-            *v = g.rng.val();
+            *v = edge(g.rng);
         }
         if mode != Mode::Long {
             for v in [
@@ -165,7 +146,7 @@ impl<'a> Gen<'a> {
                 r.rsp = 0xff00;
             }
         }
-        r.rflags = 2 | (g.rng.next() & STATUS);
+        r.rflags = 2 | (g.rng.next_u64() & STATUS);
         g
     }
 
@@ -223,7 +204,7 @@ impl<'a> Gen<'a> {
     }
     /// An immediate that fits `bits` signed bits.
     pub fn imm(&mut self, bits: u32) -> i32 {
-        let v = self.rng.val();
+        let v = edge(self.rng);
         let sh = 64 - bits;
         (((v << sh) as i64) >> sh) as i32
     }

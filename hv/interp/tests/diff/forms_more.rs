@@ -123,7 +123,7 @@ pub fn data_forms(v: &mut Vec<Form>) {
         g.a.movsxd(x, y)
     });
     form(v, "mov r64,imm64", L, 0, |g| {
-        let (x, i) = (g.r64(), g.rng.val());
+        let (x, i) = (g.r64(), edge(g.rng));
         g.a.mov(x, i)
     });
     form(v, "mov r32,m32", ALL, 0, |g| {
@@ -247,19 +247,19 @@ pub fn more(v: &mut Vec<Form>) {
         g.a.pop(rax)
     });
     form(v, "pushfq; popfq", L, 0, |g| {
-        let i = (g.rng.next() & 0xcd5) as i32;
+        let i = (g.rng.next_u64() & 0xcd5) as i32;
         g.a.pushfq()?;
         g.a.push(i)?;
         g.a.popfq()
     });
     form(v, "pushfd; popfd", P, 0, |g| {
-        let i = (g.rng.next() & 0xcd5) as i32;
+        let i = (g.rng.next_u64() & 0xcd5) as i32;
         g.a.pushfd()?;
         g.a.push(i)?;
         g.a.popfd()
     });
     form(v, "pushf; popf", R, 0, |g| {
-        let i = (g.rng.next() & 0xcd5) as i32;
+        let i = (g.rng.next_u64() & 0xcd5) as i32;
         g.a.pushf()?;
         g.a.push(i)?;
         g.a.popf()
