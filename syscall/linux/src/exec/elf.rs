@@ -67,7 +67,9 @@ pub struct LoadPlan {
 
 const PAGE: u64 = 4096;
 
-/// Build the load plan of `file` for `machine`; `pie_base` is where a static-PIE goes.
+/// Build the load plan of a whole `file` for `machine`; `pie_base` is where a static-PIE
+/// goes. Exec reads only the file's head ([`plan_head`]); this form is the tests'.
+#[cfg(test)]
 pub fn plan(
     file: &[u8],
     machine: Machine,
