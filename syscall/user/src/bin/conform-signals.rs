@@ -313,36 +313,20 @@ fn main() -> ExitCode {
             tv_nsec: 0,
         };
         let n = rd.max(wr) + 1;
-        let (mut rs, mut ws) = sets(rd, wr);
-        // SAFETY: valid sets and timespec; no mask.
-        let empty = unsafe {
-            libc::syscall(
-                libc::SYS_pselect6,
-                n,
-                &mut rs,
-                &mut ws,
-                0usize,
-                &zero,
-                0usize,
-            )
+        // pselect6 with a zero timeout and no mask; `ws` may be absent.
+        let pselect = |rs: &mut libc::fd_set, ws: Option<&mut libc::fd_set>| {
+            let ws = ws.map_or(std::ptr::null_mut(), |w| w as *mut libc::fd_set);
+            // SAFETY: valid sets (or null) and timespec; no mask.
+            unsafe { libc::syscall(libc::SYS_pselect6, n, rs, ws, 0usize, &zero, 0usize) }
         };
+        let (mut rs, mut ws) = sets(rd, wr);
+        let empty = pselect(&mut rs, Some(&mut ws));
         // SAFETY: the sets were just filled in.
         let empty_bits = unsafe { (libc::FD_ISSET(rd, &rs), libc::FD_ISSET(wr, &ws)) };
         // SAFETY: one byte from a valid buffer.
         unsafe { libc::write(wr, b"x".as_ptr().cast(), 1) };
         let (mut rs, mut ws) = sets(rd, wr);
-        // SAFETY: as above.
-        let full = unsafe {
-            libc::syscall(
-                libc::SYS_pselect6,
-                n,
-                &mut rs,
-                &mut ws,
-                0usize,
-                &zero,
-                0usize,
-            )
-        };
+        let full = pselect(&mut rs, Some(&mut ws));
         // SAFETY: as above.
         let full_bits = unsafe { (libc::FD_ISSET(rd, &rs), libc::FD_ISSET(wr, &ws)) };
         // SAFETY: closing our own fds.
@@ -351,18 +335,8 @@ fn main() -> ExitCode {
             libc::close(wr);
         }
         let (mut rs, _) = sets(rd, wr);
-        // SAFETY: valid set naming closed fds: EBADF.
-        let closed = unsafe {
-            libc::syscall(
-                libc::SYS_pselect6,
-                n,
-                &mut rs,
-                0usize,
-                0usize,
-                &zero,
-                0usize,
-            )
-        };
+        // A set naming closed fds: EBADF.
+        let closed = pselect(&mut rs, None);
         let closed_errno = errno();
         eq(
             "empty pipe: (count, readable, writable)",
