@@ -27,11 +27,16 @@
 //! record its controlling terminal, the terminal records its session (so `/dev/tty` is the
 //! console, and `TIOCSCTTY` does not check that the caller has no other terminal).
 
+mod ioctl;
+mod output;
 mod ring;
+mod termios;
 #[cfg(test)]
 mod tests;
 
+pub use ioctl::*;
 pub use ring::{InputRing, RING_SIZE};
+pub use termios::*;
 
 use crate::inode::{FileOps, UserMem};
 use crate::poll::{Events, Pollee};
@@ -40,73 +45,6 @@ use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use spin::Mutex;
 use syscall::{Errno, Result};
-
-/// Size of `c_cc` in the asm-generic `struct termios`.
-pub const NCCS: usize = 19;
-/// `c_cc` indices.
-pub const VINTR: usize = 0;
-pub const VQUIT: usize = 1;
-pub const VERASE: usize = 2;
-pub const VKILL: usize = 3;
-pub const VEOF: usize = 4;
-pub const VTIME: usize = 5;
-pub const VMIN: usize = 6;
-pub const VSTART: usize = 8;
-pub const VSTOP: usize = 9;
-pub const VSUSP: usize = 10;
-pub const VEOL: usize = 11;
-pub const VREPRINT: usize = 12;
-pub const VWERASE: usize = 14;
-pub const VLNEXT: usize = 15;
-pub const VEOL2: usize = 16;
-
-/// `c_iflag` bits.
-pub const IGNBRK: u32 = 0o1;
-pub const ISTRIP: u32 = 0o40;
-pub const INLCR: u32 = 0o100;
-pub const IGNCR: u32 = 0o200;
-pub const ICRNL: u32 = 0o400;
-pub const IXON: u32 = 0o2000;
-pub const IUTF8: u32 = 0o40000;
-/// `c_oflag` bits.
-pub const OPOST: u32 = 0o1;
-pub const OLCUC: u32 = 0o2;
-pub const ONLCR: u32 = 0o4;
-pub const OCRNL: u32 = 0o10;
-/// `c_cflag` of the default: B38400 | CS8 | CREAD | HUPCL (`tty_std_termios`).
-pub const CFLAG_DEFAULT: u32 = 0o17 | 0o60 | 0o200 | 0o2000;
-/// `c_lflag` bits.
-pub const ISIG: u32 = 0o1;
-pub const ICANON: u32 = 0o2;
-pub const ECHO: u32 = 0o10;
-pub const ECHOE: u32 = 0o20;
-pub const ECHOK: u32 = 0o40;
-pub const ECHONL: u32 = 0o100;
-pub const NOFLSH: u32 = 0o200;
-pub const ECHOCTL: u32 = 0o1000;
-pub const ECHOKE: u32 = 0o4000;
-/// Background writers get SIGTTOU.
-pub const TOSTOP: u32 = 0o400;
-pub const IEXTEN: u32 = 0o100000;
-
-/// ioctl numbers (`asm-generic/ioctls.h`).
-pub const TCGETS: u32 = 0x5401;
-pub const TCSETS: u32 = 0x5402;
-pub const TCSETSW: u32 = 0x5403;
-pub const TCSETSF: u32 = 0x5404;
-pub const TCSBRK: u32 = 0x5409;
-pub const TCXONC: u32 = 0x540a;
-pub const TCFLSH: u32 = 0x540b;
-pub const TIOCSCTTY: u32 = 0x540e;
-pub const TIOCGPGRP: u32 = 0x540f;
-pub const TIOCSPGRP: u32 = 0x5410;
-pub const TIOCOUTQ: u32 = 0x5411;
-pub const TIOCGWINSZ: u32 = 0x5413;
-pub const TIOCSWINSZ: u32 = 0x5414;
-pub const FIONREAD: u32 = 0x541b;
-pub const TIOCNOTTY: u32 = 0x5422;
-pub const TCSBRKP: u32 = 0x5425;
-pub const TIOCGSID: u32 = 0x5429;
 
 /// Signals the line discipline raises (same numbers on x86_64 and arm64).
 pub const SIGINT: u32 = 2;
@@ -121,78 +59,6 @@ pub const SIGCONT: u32 = 18;
 pub const MAX_CANON: usize = 4096;
 /// Most bytes queued for reading in non-canonical mode; more are dropped.
 pub const MAX_INPUT: usize = 4096;
-
-/// The asm-generic `struct termios` (36 bytes, little-endian fields).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Termios {
-    pub iflag: u32,
-    pub oflag: u32,
-    pub cflag: u32,
-    pub lflag: u32,
-    pub line: u8,
-    pub cc: [u8; NCCS],
-}
-
-impl Termios {
-    /// Bytes in the user-visible structure.
-    pub const SIZE: usize = 36;
-
-    /// What Linux gives a serial console: `ICRNL|IXON`, `OPOST|ONLCR`, `ISIG|ICANON|ECHO|
-    /// ECHOE|ECHOK|ECHOCTL|ECHOKE|IEXTEN`, ^C ^\ ^? ^U ^D, VMIN 1, ^Q ^S ^Z ^R ^O ^W ^V.
-    pub const fn linux_default() -> Termios {
-        Termios {
-            iflag: ICRNL | IXON,
-            oflag: OPOST | ONLCR,
-            cflag: CFLAG_DEFAULT,
-            lflag: ISIG | ICANON | ECHO | ECHOE | ECHOK | ECHOCTL | ECHOKE | IEXTEN,
-            line: 0,
-            cc: [
-                3, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0, 0, 0,
-            ],
-        }
-    }
-
-    /// The user-visible encoding.
-    pub fn to_bytes(&self) -> [u8; Termios::SIZE] {
-        let mut b = [0u8; Termios::SIZE];
-        b[0..4].copy_from_slice(&self.iflag.to_le_bytes());
-        b[4..8].copy_from_slice(&self.oflag.to_le_bytes());
-        b[8..12].copy_from_slice(&self.cflag.to_le_bytes());
-        b[12..16].copy_from_slice(&self.lflag.to_le_bytes());
-        b[16] = self.line;
-        b[17..].copy_from_slice(&self.cc);
-        b
-    }
-
-    /// Decodes the user-visible encoding.
-    pub fn from_bytes(b: &[u8; Termios::SIZE]) -> Termios {
-        let word = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-        let mut cc = [0u8; NCCS];
-        cc.copy_from_slice(&b[17..]);
-        Termios {
-            iflag: word(0),
-            oflag: word(4),
-            cflag: word(8),
-            lflag: word(12),
-            line: b[16],
-            cc,
-        }
-    }
-
-    fn l(&self, bit: u32) -> bool {
-        self.lflag & bit != 0
-    }
-
-    fn i(&self, bit: u32) -> bool {
-        self.iflag & bit != 0
-    }
-
-    /// Whether `c` is the (enabled) special character at `index`: a `c_cc` slot of 0 is
-    /// `_POSIX_VDISABLE` and matches nothing.
-    fn is(&self, index: usize, c: u8) -> bool {
-        self.cc[index] != 0 && self.cc[index] == c
-    }
-}
 
 /// Where output goes (the console UART).
 pub type Writer = Box<dyn Fn(&[u8]) + Send + Sync>;
@@ -230,21 +96,6 @@ impl TtyDriver for Callbacks {
     fn signal(&self, pgid: i32, sig: u32) {
         (self.signal)(pgid, sig);
     }
-}
-
-/// Who makes a controlling-terminal ioctl (`TIOCSCTTY`, `TIOCNOTTY`, `TIOCGPGRP`,
-/// `TIOCSPGRP`, `TIOCGSID`): Linux answers them relative to the caller's session.
-pub struct Caller<'a> {
-    pub pid: i32,
-    pub pgid: i32,
-    pub sid: i32,
-    /// May steal a terminal from another session (`TIOCSCTTY` with argument 1).
-    pub privileged: bool,
-    /// Whether a process group of this id exists in the caller's session (`TIOCSPGRP`).
-    pub pgrp_in_session: &'a dyn Fn(i32) -> bool,
-    /// Whether a session of this id still has a living process (a terminal whose session
-    /// is gone is free to take: Linux releases it when the leader exits).
-    pub session_alive: &'a dyn Fn(i32) -> bool,
 }
 
 /// A terminal: line discipline state plus the device's callbacks.
@@ -431,131 +282,6 @@ impl Tty {
         } else {
             s.raw.len()
         }
-    }
-
-    /// Output processing (`OPOST`: `ONLCR`, `OCRNL`, `OLCUC`), then the driver.
-    fn output(&self, bytes: &[u8], oflag: u32) {
-        if oflag & OPOST == 0 {
-            self.driver.write(bytes);
-            return;
-        }
-        let mut out = [0u8; 256];
-        let mut n = 0;
-        for &b in bytes {
-            if n + 2 > out.len() {
-                self.driver.write(&out[..n]);
-                n = 0;
-            }
-            match b {
-                b'\n' if oflag & ONLCR != 0 => {
-                    out[n] = b'\r';
-                    out[n + 1] = b'\n';
-                    n += 2;
-                }
-                b'\r' if oflag & OCRNL != 0 => {
-                    out[n] = b'\n';
-                    n += 1;
-                }
-                b'a'..=b'z' if oflag & OLCUC != 0 => {
-                    out[n] = b.to_ascii_uppercase();
-                    n += 1;
-                }
-                _ => {
-                    out[n] = b;
-                    n += 1;
-                }
-            }
-        }
-        if n > 0 {
-            self.driver.write(&out[..n]);
-        }
-    }
-
-    /// Whether `cmd` is one of the controlling-terminal ioctls that
-    /// [`job_ioctl`](Tty::job_ioctl) answers for a caller.
-    pub fn is_job_ioctl(cmd: u32) -> bool {
-        matches!(
-            cmd,
-            TIOCSCTTY | TIOCNOTTY | TIOCGPGRP | TIOCSPGRP | TIOCGSID
-        )
-    }
-
-    /// The controlling-terminal ioctls as Linux answers them for `caller`:
-    /// - `TIOCSCTTY`: a session leader takes the terminal (its group in the foreground);
-    ///   `EPERM` for a non-leader, or if another living session has it (unless `arg` is 1
-    ///   and the caller is privileged: it is stolen). Already the caller's: nothing to do.
-    /// - `TIOCNOTTY`: `ENOTTY` unless it is the caller's terminal; a session leader gives it
-    ///   up, its foreground group getting SIGHUP and SIGCONT.
-    /// - `TIOCGPGRP`, `TIOCGSID`, `TIOCSPGRP`: `ENOTTY` unless it is the caller's terminal;
-    ///   `TIOCSPGRP` wants a group of the caller's session (`EPERM`), `EINVAL` if negative.
-    pub fn job_ioctl(
-        &self,
-        cmd: u32,
-        arg: usize,
-        user: &dyn UserMem,
-        caller: &Caller<'_>,
-    ) -> Result<usize> {
-        let (sid, fg) = {
-            let s = self.state.lock();
-            (s.sid, s.fg_pgrp)
-        };
-        let mine = sid != 0 && sid == caller.sid;
-        match cmd {
-            TIOCSCTTY => {
-                if mine {
-                    return Ok(0);
-                }
-                if caller.pid != caller.sid {
-                    return Err(Errno::EPERM);
-                }
-                if sid != 0 && (caller.session_alive)(sid) && !(arg == 1 && caller.privileged) {
-                    return Err(Errno::EPERM);
-                }
-                let mut s = self.state.lock();
-                s.sid = caller.sid;
-                s.fg_pgrp = caller.pgid;
-                Ok(0)
-            }
-            _ if !mine => Err(Errno::ENOTTY),
-            TIOCNOTTY => {
-                if caller.pid == caller.sid {
-                    {
-                        let mut s = self.state.lock();
-                        s.sid = 0;
-                        s.fg_pgrp = 0;
-                    }
-                    if fg > 0 {
-                        self.driver.signal(fg, SIGHUP);
-                        self.driver.signal(fg, SIGCONT);
-                    }
-                }
-                Ok(0)
-            }
-            TIOCGPGRP => Self::write_int(user, arg, fg),
-            TIOCGSID => Self::write_int(user, arg, sid),
-            TIOCSPGRP => {
-                let pgrp = Self::read_int(user, arg)?;
-                if pgrp < 0 {
-                    return Err(Errno::EINVAL);
-                }
-                if !(caller.pgrp_in_session)(pgrp) {
-                    return Err(Errno::EPERM);
-                }
-                self.state.lock().fg_pgrp = pgrp;
-                Ok(0)
-            }
-            _ => self.ioctl(cmd, arg, user),
-        }
-    }
-
-    fn read_int(user: &dyn UserMem, arg: usize) -> Result<i32> {
-        let mut b = [0u8; 4];
-        user.read(arg, &mut b)?;
-        Ok(i32::from_le_bytes(b))
-    }
-
-    fn write_int(user: &dyn UserMem, arg: usize, v: i32) -> Result<usize> {
-        user.write(arg, &v.to_le_bytes()).map(|_| 0)
     }
 }
 

@@ -2,22 +2,28 @@
 //! user mode (default actions, handlers with the arch's Linux signal frame, stop/continue).
 
 mod frame;
+mod pending;
+mod send;
 
 use crate::exec::elf::Machine;
 use crate::kernel::Kernel;
 use crate::process::{Process, Regs, Task};
 use alloc::boxed::Box;
-use alloc::collections::VecDeque;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use arch_api::{Arch, UserContext};
 use core::any::Any;
-use core::ops::{Deref, DerefMut};
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use sched::{IrqControl, IrqSpinLock, IrqSpinLockGuard};
+use core::sync::atomic::Ordering;
 use syscall::{Errno, Result, Sysno};
 
 pub use frame::sigreturn;
+pub use pending::{PendingLock, SavedMask};
+pub(crate) use send::ignored;
+use send::unkick;
+pub use send::{
+    kick, kicked, notify_parent, queue_process, queue_thread, send_process, send_thread,
+    start_group_exit,
+};
 
 pub const SIGKILL: u32 = 9;
 pub const SIGSEGV: u32 = 11;
@@ -115,194 +121,6 @@ fn is_fault(sig: u32) -> bool {
     matches!(sig, 4 | 5 | 7 | 8 | 11)
 }
 
-/// The first real-time signal as the kernel counts (libcs keep a few for themselves).
-pub const SIGRTMIN: u32 = 32;
-
-/// Most real-time signal instances one pending set holds (Linux's RLIMIT_SIGPENDING is per
-/// user and larger; a sender past this gets EAGAIN from sigqueue).
-pub const MAX_QUEUED: usize = 1024;
-
-/// Pending signals of a thread or (shared) of a process: one instance per standard signal,
-/// as Linux keeps below SIGRTMIN, and a queue of every instance of the real-time ones, each
-/// with its own siginfo, delivered in the order sent.
-pub struct Pending {
-    pub set: u64,
-    info: [SigInfo; 64],
-    queued: VecDeque<SigInfo>,
-}
-
-impl Default for Pending {
-    fn default() -> Self {
-        Self {
-            set: 0,
-            info: [SigInfo::default(); 64],
-            queued: VecDeque::new(),
-        }
-    }
-}
-
-impl Pending {
-    /// Queue `info`; false if a real-time signal found the queue full.
-    fn add(&mut self, info: SigInfo) -> bool {
-        let b = bit(info.signo);
-        if info.signo >= SIGRTMIN {
-            if self.queued.len() >= MAX_QUEUED {
-                return false;
-            }
-            self.queued.push_back(info);
-            self.set |= b;
-        } else if self.set & b == 0 {
-            self.info[info.signo as usize - 1] = info;
-            self.set |= b;
-        }
-        true
-    }
-
-    fn remove_mask(&mut self, mask: u64) {
-        self.set &= !mask;
-        self.queued.retain(|i| bit(i.signo) & mask == 0);
-    }
-
-    /// Take the lowest pending signal not in `blocked`.
-    pub fn take_info(&mut self, blocked: u64) -> Option<SigInfo> {
-        self.take(blocked)
-    }
-
-    /// Take the lowest pending signal not in `blocked`.
-    fn take(&mut self, blocked: u64) -> Option<SigInfo> {
-        let ready = self.set & !blocked;
-        if ready == 0 {
-            return None;
-        }
-        let sig = ready.trailing_zeros() + 1;
-        if sig >= SIGRTMIN {
-            let at = self.queued.iter().position(|i| i.signo == sig)?;
-            let info = self.queued.remove(at)?;
-            if !self.queued.iter().any(|i| i.signo == sig) {
-                self.set &= !bit(sig);
-            }
-            return Some(info);
-        }
-        self.set &= !bit(sig);
-        Some(self.info[sig as usize - 1])
-    }
-}
-
-/// A pending set behind its lock, with a lock-free copy of its bits for the return path
-/// ([`deliver`]'s quick check and [`interrupted`]). The copy is written by the guard, under
-/// the lock, each time a guard is dropped, so it is never older than the last unlock: a
-/// sender's queueing is visible (Release/Acquire) to a thread that reads the bits after it.
-pub struct PendingLock<I: IrqControl> {
-    inner: IrqSpinLock<Pending, I>,
-    bits: AtomicU64,
-}
-
-impl<I: IrqControl> Default for PendingLock<I> {
-    fn default() -> Self {
-        Self {
-            inner: IrqSpinLock::new(Pending::default()),
-            bits: AtomicU64::new(0),
-        }
-    }
-}
-
-impl<I: IrqControl> PendingLock<I> {
-    pub fn lock(&self) -> PendingGuard<'_, I> {
-        PendingGuard {
-            guard: self.inner.lock(),
-            bits: &self.bits,
-        }
-    }
-
-    /// Take the lock if it is free (the SysRq dump).
-    pub fn try_lock(&self) -> Option<PendingGuard<'_, I>> {
-        Some(PendingGuard {
-            guard: self.inner.try_lock()?,
-            bits: &self.bits,
-        })
-    }
-
-    /// The pending signals as of the last unlock.
-    #[inline]
-    pub fn bits(&self) -> u64 {
-        self.bits.load(Ordering::Acquire)
-    }
-}
-
-/// The lock of a [`PendingLock`]; publishes the set's bits when dropped.
-pub struct PendingGuard<'a, I: IrqControl> {
-    guard: IrqSpinLockGuard<'a, Pending, I>,
-    bits: &'a AtomicU64,
-}
-
-impl<I: IrqControl> Deref for PendingGuard<'_, I> {
-    type Target = Pending;
-    fn deref(&self) -> &Pending {
-        &self.guard
-    }
-}
-
-impl<I: IrqControl> DerefMut for PendingGuard<'_, I> {
-    fn deref_mut(&mut self) -> &mut Pending {
-        &mut self.guard
-    }
-}
-
-impl<I: IrqControl> Drop for PendingGuard<'_, I> {
-    fn drop(&mut self) {
-        // Still under the lock: `guard` is released after this body.
-        self.bits.store(self.guard.set, Ordering::Release);
-    }
-}
-
-/// The mask to put back after rt_sigsuspend's (or ppoll's, pselect's) temporary one has done
-/// its job, with a lock-free "one is set" for [`deliver`]'s quick check. Only the task itself
-/// sets and takes it.
-#[derive(Default)]
-pub struct SavedMask {
-    inner: spin::Mutex<Option<u64>>,
-    set: AtomicBool,
-}
-
-impl SavedMask {
-    pub fn lock(&self) -> SavedMaskGuard<'_> {
-        SavedMaskGuard {
-            guard: self.inner.lock(),
-            set: &self.set,
-        }
-    }
-
-    #[inline]
-    pub fn is_set(&self) -> bool {
-        self.set.load(Ordering::Relaxed)
-    }
-}
-
-/// The lock of a [`SavedMask`]; publishes whether a mask is saved when dropped.
-pub struct SavedMaskGuard<'a> {
-    guard: spin::MutexGuard<'a, Option<u64>>,
-    set: &'a AtomicBool,
-}
-
-impl Deref for SavedMaskGuard<'_> {
-    type Target = Option<u64>;
-    fn deref(&self) -> &Option<u64> {
-        &self.guard
-    }
-}
-
-impl DerefMut for SavedMaskGuard<'_> {
-    fn deref_mut(&mut self) -> &mut Option<u64> {
-        &mut self.guard
-    }
-}
-
-impl Drop for SavedMaskGuard<'_> {
-    fn drop(&mut self) {
-        self.set.store(self.guard.is_some(), Ordering::Relaxed);
-    }
-}
-
 /// Default actions (signal(7)).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum DefaultAction {
@@ -323,82 +141,6 @@ pub fn default_action(sig: u32) -> DefaultAction {
     }
 }
 
-impl<K: Kernel> Process<K> {
-    /// Drop the signals of `mask` from every pending set of the process.
-    pub fn discard_pending(&self, mask: u64) {
-        self.shared_pending.lock().remove_mask(mask);
-        for t in self.threads.lock().iter() {
-            t.pending.lock().remove_mask(mask);
-        }
-    }
-}
-
-/// Whether `sig` sent now would be thrown away (ignored, and no thread could want it later
-/// through a blocked mask: Linux discards ignored signals at sending time unless blocked).
-/// A default-action SIGCONT counts as ignored too (Linux's `sig_kernel_ignore`): its work,
-/// resuming the process, is done at sending time, and queueing it would cut short a sleep.
-pub(crate) fn ignored<K: Kernel>(p: &Process<K>, sig: u32) -> bool {
-    let handler = p.actions.lock()[sig as usize - 1].handler;
-    handler == SIG_IGN
-        || (handler == SIG_DFL
-            && matches!(
-                default_action(sig),
-                DefaultAction::Ign | DefaultAction::Cont
-            ))
-}
-
-/// Scheduler threads woken for a signal since they last returned to user mode, for waits
-/// that cannot see their task (the VFS's blocking paths ask [`kicked`]). Only touched with
-/// interrupts masked (see [`with_kicked`]).
-static KICKED: spin::Mutex<Vec<u64>> = spin::Mutex::new(Vec::new());
-
-/// Use [`KICKED`] with interrupts masked: kicks come from sections that already mask them
-/// (holding an `IrqSpinLock`), and a holder preempted with the lock would make those spin
-/// forever on one CPU.
-fn with_kicked<K: Kernel, R>(f: impl FnOnce(&mut Vec<u64>) -> R) -> R {
-    let was = K::Arch::irq_save_disable();
-    let r = f(&mut KICKED.lock());
-    K::Arch::irq_restore(was);
-    r
-}
-
-/// Wake `t` if it sleeps in an interruptible wait; it re-checks [`interrupted`]. Also makes
-/// its next [`deliver`] look at everything (the caller changed what it checks first: queued a
-/// signal, set `group_exit`, `stopped` or `zapped`).
-pub fn kick<K: Kernel>(t: &Task<K>) {
-    let thread = t.thread.get();
-    if let Some(th) = thread {
-        with_kicked::<K, _>(|k| {
-            if !k.contains(&th.id()) {
-                k.push(th.id());
-            }
-        });
-    }
-    // After the caller's change and after the KICKED entry: `deliver_slow` clears the flag
-    // first and then looks (and drops the entry), so either it sees the change or the flag
-    // stays set for the next return, and an entry never outlives a clear flag. A task not
-    // started yet has the flag set from birth.
-    t.attention.store(true, Ordering::SeqCst);
-    if let Some(th) = thread {
-        K::sched().wake(th);
-    }
-}
-
-/// Whether the calling thread was woken for a signal (or exit, or stop) since it last returned
-/// to user mode: a blocking syscall then gives up with EINTR (restarted if nothing is
-/// delivered and the call is restartable).
-pub fn kicked<K: Kernel>() -> bool {
-    K::sched()
-        .current()
-        .is_some_and(|me| with_kicked::<K, _>(|k| k.contains(&me.id())))
-}
-
-fn unkick<K: Kernel>(task: &Task<K>) {
-    if let Some(th) = task.thread.get() {
-        with_kicked::<K, _>(|k| k.retain(|&id| id != th.id()));
-    }
-}
-
 /// Whether a blocking syscall of `t` must give up (EINTR): a signal it does not block is
 /// pending, the process is exiting or stopping, or a sibling's execve ends this thread.
 pub fn interrupted<K: Kernel>(t: &Task<K>) -> bool {
@@ -413,129 +155,11 @@ pub fn interrupted<K: Kernel>(t: &Task<K>) -> bool {
     (t.pending.bits() | p.shared_pending.bits()) & !blocked != 0
 }
 
-/// Queue `info` for the whole process and wake a thread that can take it.
-pub fn send_process<K: Kernel>(p: &Arc<Process<K>>, info: SigInfo) {
-    let _ = queue_process(p, info);
-}
-
-/// [`send_process`], saying `EAGAIN` when a real-time signal finds the queue full.
-pub fn queue_process<K: Kernel>(p: &Arc<Process<K>>, info: SigInfo) -> Result<()> {
-    if !prepare(p, info.signo) {
-        return Ok(());
-    }
-    if !p.shared_pending.lock().add(info) {
-        return Err(Errno::EAGAIN);
-    }
-    let threads = p.threads.lock().clone();
-    let b = bit(info.signo);
-    // Prefer a thread that does not block it; a blocked signal stays pending for later.
-    if let Some(t) = threads
-        .iter()
-        .find(|t| t.sigmask.load(Ordering::Relaxed) & b == 0)
-    {
-        kick(t);
-    }
-    Ok(())
-}
-
-/// Queue `info` for one thread.
-pub fn send_thread<K: Kernel>(t: &Arc<Task<K>>, info: SigInfo) {
-    let _ = queue_thread(t, info);
-}
-
-/// [`send_thread`], saying `EAGAIN` when a real-time signal finds the queue full.
-pub fn queue_thread<K: Kernel>(t: &Arc<Task<K>>, info: SigInfo) -> Result<()> {
-    if !prepare(&t.process, info.signo) {
-        return Ok(());
-    }
-    if !t.pending.lock().add(info) {
-        return Err(Errno::EAGAIN);
-    }
-    kick(t);
-    Ok(())
-}
-
-/// What sending does before queueing (Linux's `prepare_signal`): SIGKILL ends the process at
-/// once, SIGCONT resumes a stopped process and drops pending stops, a stop signal drops a
-/// pending SIGCONT. Returns whether the signal should be queued.
-fn prepare<K: Kernel>(p: &Arc<Process<K>>, sig: u32) -> bool {
-    if p.exit_status.lock().is_some() || p.group_exit.lock().is_some() {
-        return false;
-    }
-    if sig == SIGKILL {
-        start_group_exit(p, SIGKILL as i32);
-        return false;
-    }
-    if bit(sig) & STOP_SIGNALS != 0 {
-        p.shared_pending.lock().remove_mask(bit(SIGCONT));
-        for t in p.threads.lock().iter() {
-            t.pending.lock().remove_mask(bit(SIGCONT));
-        }
-    }
-    if sig == SIGCONT {
-        p.shared_pending.lock().remove_mask(STOP_SIGNALS);
-        for t in p.threads.lock().iter() {
-            t.pending.lock().remove_mask(STOP_SIGNALS);
-        }
-        if p.stopped.swap(false, Ordering::AcqRel) {
-            *p.wait_event.lock() = Some(WaitEvent::Continued);
-            notify_parent(p, CLD_CONTINUED, SIGCONT as i32);
-            p.stop_wait.wake_all(K::sched());
-        }
-    }
-    // Ignored signals are dropped unless some thread blocks them (it may unblock them after
-    // changing the action).
-    if ignored(p, sig) {
-        let blocked_somewhere = p
-            .threads
-            .lock()
-            .iter()
-            .any(|t| t.sigmask.load(Ordering::Relaxed) & bit(sig) != 0);
-        return blocked_somewhere;
-    }
-    true
-}
-
-/// Make every thread of `p` end; the last one to go reports `status` as the wait status.
-pub fn start_group_exit<K: Kernel>(p: &Process<K>, status: i32) {
-    {
-        let mut g = p.group_exit.lock();
-        if g.is_none() {
-            *g = Some(status);
-        }
-    }
-    p.stopped.store(false, Ordering::Release);
-    p.stop_wait.wake_all(K::sched());
-    for t in p.threads.lock().iter() {
-        kick(t);
-    }
-}
-
 /// A change a parent's wait4 reports besides death.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WaitEvent {
     Stopped(u32),
     Continued,
-}
-
-/// Tell `p`'s parent that `p` exited, stopped or continued: SIGCHLD (unless ignored or, for
-/// stop/continue, SA_NOCLDSTOP) and a wake-up of its wait4.
-pub fn notify_parent<K: Kernel>(p: &Process<K>, code: i32, status: i32) {
-    let Some(parent) = p.parent.lock().as_ref().and_then(Weak::upgrade) else {
-        return;
-    };
-    let flags = parent.actions.lock()[SIGCHLD as usize - 1].flags;
-    if code == CLD_EXITED || code == CLD_KILLED || code == CLD_DUMPED || flags & SA_NOCLDSTOP == 0 {
-        let info = SigInfo {
-            signo: SIGCHLD,
-            code,
-            pid: p.pid,
-            status,
-            ..SigInfo::default()
-        };
-        send_process(&parent, info);
-    }
-    parent.child_exit.wake_all(K::sched());
 }
 
 /// The syscall a thread returns from, for restarting it after a signal.
@@ -895,82 +519,6 @@ pub fn signal_process<K: Kernel>(pid: u32, sig: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pending_takes_lowest_unblocked_once() {
-        let mut p = Pending::default();
-        p.add(SigInfo::user(10, SI_USER, 5));
-        p.add(SigInfo::user(10, SI_USER, 6)); // standard signals do not queue twice
-        p.add(SigInfo::user(12, SI_USER, 7));
-        assert!(p.take(bit(10) | bit(12)).is_none());
-        let first = p.take(bit(10)).unwrap();
-        assert_eq!((first.signo, first.pid), (12, 7));
-        let second = p.take(0).unwrap();
-        assert_eq!((second.signo, second.pid), (10, 5));
-        assert!(p.take(0).is_none());
-    }
-
-    /// `si_code` of `sigqueue`.
-    const SI_QUEUE: i32 = -1;
-
-    #[test]
-    fn realtime_signals_queue_in_order() {
-        let mut p = Pending::default();
-        for value in 1..=3 {
-            assert!(p.add(SigInfo {
-                value,
-                ..SigInfo::user(40, SI_QUEUE, 5)
-            }));
-        }
-        assert!(p.add(SigInfo::user(33, SI_QUEUE, 5)));
-        // The lowest signal first, then each instance of 40 in the order sent.
-        assert_eq!(p.take(0).map(|i| i.signo), Some(33));
-        for value in 1..=3 {
-            assert_eq!(p.take(0).map(|i| (i.signo, i.value)), Some((40, value)));
-        }
-        assert!(p.take(0).is_none());
-        assert_eq!(p.set, 0);
-        for _ in 0..MAX_QUEUED {
-            assert!(p.add(SigInfo::user(50, SI_QUEUE, 5)));
-        }
-        assert!(!p.add(SigInfo::user(50, SI_QUEUE, 5)));
-        p.remove_mask(bit(50));
-        assert_eq!((p.set, p.queued.len()), (0, 0));
-    }
-
-    /// No interrupt masking, for the locks in host tests.
-    struct NoIrq;
-
-    impl IrqControl for NoIrq {
-        fn save_disable() -> bool {
-            false
-        }
-        fn restore(_: bool) {}
-    }
-
-    #[test]
-    fn lock_free_copies_follow_the_locked_state() {
-        let p = PendingLock::<NoIrq>::default();
-        assert_eq!(p.bits(), 0);
-        assert!(p.lock().add(SigInfo::user(10, SI_USER, 1)));
-        assert!(p.lock().add(SigInfo::user(40, SI_USER, 1)));
-        assert!(p.lock().add(SigInfo::user(40, SI_USER, 1)));
-        assert_eq!(p.bits(), bit(10) | bit(40));
-        assert_eq!(p.lock().take(bit(10)).map(|i| i.signo), Some(40));
-        assert_eq!(p.bits(), bit(10) | bit(40)); // one instance of 40 is still queued
-        assert_eq!(p.lock().take(bit(10)).map(|i| i.signo), Some(40));
-        assert_eq!(p.bits(), bit(10));
-        p.lock().remove_mask(bit(10));
-        assert_eq!(p.bits(), 0);
-        assert_eq!(p.try_lock().map(|g| g.set), Some(0));
-
-        let m = SavedMask::default();
-        assert!(!m.is_set());
-        *m.lock() = Some(5);
-        assert!(m.is_set());
-        assert_eq!(m.lock().take(), Some(5));
-        assert!(!m.is_set());
-    }
 
     #[test]
     fn siginfo_layout() {
